@@ -1,0 +1,67 @@
+"""Open the database named by TUBEPOLLER_DATABASE_URL and keep its schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from peewee import Database, OperationalError
+from playhouse.db_url import connect as connect_url
+
+from .errors import ConfigError
+from .models import TABLES, db
+
+# WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
+# BEGIN, which avoids the read→write upgrade deadlock (peewee #1071).
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
+
+
+def open_database(url: str, pool_size: int = 20) -> Database:
+    """Bind the model proxy to the database at `url` and return it.
+
+    Args:
+        url: a peewee db_url, e.g. ``sqlite:///data/tubepoller.db`` or
+            ``postgresql://user@host/db``.
+        pool_size: connections kept per process on PostgreSQL.
+
+    Raises:
+        ConfigError: the URL has an unknown scheme.
+    """
+    if url.startswith("sqlite:"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = connect_url(
+            url, pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=True,
+            lock_type="IMMEDIATE",
+        )
+    elif url.startswith(("postgres://", "postgresql://", "postgres+pool://", "postgresql+pool://")):
+        scheme, rest = url.split("://", 1)
+        base = scheme.replace("+pool", "")
+        database = connect_url(
+            f"{base}+pool://{rest}", max_connections=pool_size, stale_timeout=300,
+            autorollback=True,
+        )
+    else:
+        raise ConfigError(f"unsupported database URL {url!r}")
+    db.initialize(database)
+    return database
+
+
+def init_schema() -> None:
+    """Create missing tables and indexes; safe to run again (idempotent)."""
+    with db.connection_context():
+        with db.atomic():
+            db.create_tables(TABLES, safe=True)
+
+
+def check_connection() -> None:
+    """Run a trivial query.
+
+    Raises:
+        OperationalError: the database cannot be reached.
+    """
+    with db.connection_context():
+        db.execute_sql("SELECT 1")
+
+
+__all__ = ["open_database", "init_schema", "check_connection", "OperationalError"]

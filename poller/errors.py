@@ -1,0 +1,46 @@
+"""The errors tubepoller raises, one small hierarchy."""
+
+
+class TubepollerError(Exception):
+    """Base class of every error tubepoller raises on purpose."""
+
+
+class ConfigError(TubepollerError):
+    """Raised when a TUBEPOLLER_* setting is missing or malformed."""
+
+
+class NotFound(TubepollerError):
+    """Raised when a user, channel or video named by the caller does not exist."""
+
+
+class UnusableURL(TubepollerError):
+    """Raised when a channel URL cannot be polled (bad scheme, host or shape)."""
+
+
+class PollError(TubepollerError):
+    """Base class of the errors that end one poll or download."""
+
+    transient = False
+
+
+class TransientError(PollError):
+    """Raised when a retry may succeed: network failure, timeout, 5xx, 429.
+
+    Args:
+        message: what went wrong, one line.
+        retry_after_s: the server's Retry-After, when it sent one.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentError(PollError):
+    """Raised when retrying now cannot help: 404, 410, a body that is no feed."""
+
+
+class BlockedAddress(PermanentError):
+    """Raised when a URL resolves to a loopback, private or link-local address."""

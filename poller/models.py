@@ -1,0 +1,144 @@
+"""The catalog's tables. Times are UTC epoch seconds (floats) throughout."""
+
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+db = DatabaseProxy()
+
+# Tracking modes of a subscription (see DESIGN.md, "Gating auto-downloads").
+FUTURE_ONLY = "future_only"
+CATALOG_ONLY = "catalog_only"
+MODES = (FUTURE_ONLY, CATALOG_ONLY)
+
+# Download states of a video.
+NOT_WANTED = "none"
+PENDING = "pending"
+DOWNLOADING = "downloading"
+COMPLETE = "complete"
+FAILED = "failed"
+DOWNLOAD_STATES = (NOT_WANTED, PENDING, DOWNLOADING, COMPLETE, FAILED)
+
+# Event kinds.
+NEW_EPISODE = "new_episode"
+CATALOGED = "catalog"
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    id = AutoField()
+    name = CharField(max_length=64, unique=True)
+    token_hash = CharField(max_length=64, unique=True)
+    is_admin = BooleanField(default=False)
+    created_at = DoubleField()
+
+
+class Channel(BaseModel):
+    """A feed we poll, shared by all its subscribers.
+
+    `next_poll_at` is NULL when nobody subscribes: such a channel is never due.
+    `claimed_until` is the lease a tick takes so that nobody enqueues it twice.
+    """
+
+    id = AutoField()
+    kind = CharField(max_length=16)  # "youtube" or "feed"
+    external_id = CharField(max_length=64, null=True)  # UC… for YouTube
+    feed_url = CharField(max_length=2048, unique=True)
+    title = TextField(default="")
+    etag = CharField(max_length=512, null=True)
+    last_modified = CharField(max_length=128, null=True)
+    created_at = DoubleField()
+    last_polled_at = DoubleField(null=True)
+    next_poll_at = DoubleField(null=True, index=True)
+    claimed_until = DoubleField(default=0)
+    interval_s = DoubleField(default=300)
+    consecutive_failures = IntegerField(default=0)
+    last_error = TextField(null=True)
+    last_error_at = DoubleField(null=True)
+    # Raised when a poll starts, reset when it ends: a count that keeps rising
+    # means the poll kills its worker (redeliveries do not raise Dramatiq's count).
+    poll_attempts = IntegerField(default=0)
+    # Set once yt-dlp listed the whole catalog; NULL means "list it".
+    cataloged_at = DoubleField(null=True)
+    catalog_error = TextField(null=True)
+    # Recent upload times (JSON list of epoch seconds) for the adaptive cadence.
+    upload_history = TextField(default="[]")
+
+
+class Subscription(BaseModel):
+    id = AutoField()
+    user = ForeignKeyField(User, backref="subscriptions", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, backref="subscriptions", on_delete="CASCADE")
+    mode = CharField(max_length=16, default=FUTURE_ONLY)
+    created_at = DoubleField()
+
+    class Meta:
+        indexes = ((("user", "channel"), True), (("channel", "mode"), False))
+
+
+class Video(BaseModel):
+    """One upload, cataloged once whatever the number of subscribers."""
+
+    id = AutoField()
+    channel = ForeignKeyField(Channel, backref="videos", on_delete="CASCADE")
+    external_id = CharField(max_length=256)
+    title = TextField(default="")
+    url = CharField(max_length=2048)
+    published_at = DoubleField(null=True)
+    discovered_at = DoubleField()
+    # True for back-catalog videos: referenced, never announced or auto-downloaded.
+    backfill = BooleanField(default=False)
+    download_status = CharField(max_length=16, default=NOT_WANTED, index=True)
+    download_path = TextField(null=True)
+    download_error = TextField(null=True)
+    download_attempts = IntegerField(default=0)
+    updated_at = DoubleField()
+
+    class Meta:
+        indexes = ((("channel", "external_id"), True), (("channel", "published_at"), False))
+
+
+class UserVideoRef(BaseModel):
+    """A subscriber's reference to a video: their feed."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="refs", on_delete="CASCADE")
+    video = ForeignKeyField(Video, backref="refs", on_delete="CASCADE")
+    created_at = DoubleField()
+
+    class Meta:
+        indexes = ((("user", "video"), True),)
+
+
+class Event(BaseModel):
+    """Something a user is told about; `dedup_key` makes writing it idempotent."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="events", on_delete="CASCADE")
+    kind = CharField(max_length=32)
+    channel = ForeignKeyField(Channel, null=True, on_delete="CASCADE")
+    video = ForeignKeyField(Video, null=True, on_delete="CASCADE")
+    dedup_key = CharField(max_length=128, unique=True)
+    payload = TextField(default="{}")
+    created_at = DoubleField()
+
+    class Meta:
+        indexes = ((("user", "id"), False),)
+
+
+TABLES = [User, Channel, Subscription, Video, UserVideoRef, Event]

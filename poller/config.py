@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from .errors import ConfigError
 
@@ -82,7 +82,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     min_interval = _number(env, "MIN_INTERVAL", 300, 1, 7 * 86400)
     max_interval = _number(env, "MAX_INTERVAL", 86400, 1, 30 * 86400)
     if min_interval > max_interval:
-        raise ConfigError(f"{PREFIX}MIN_INTERVAL ({min_interval:g}) exceeds MAX_INTERVAL ({max_interval:g})")
+        raise ConfigError(
+            f"{PREFIX}MIN_INTERVAL ({min_interval:g}) exceeds MAX_INTERVAL ({max_interval:g})"
+        )
     return Settings(
         data_dir=data_dir,
         database_url=database_url,

@@ -31,14 +31,19 @@ def open_database(url: str, pool_size: int = 20) -> Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         database = connect_url(
-            url, pragmas=SQLITE_PRAGMAS, timeout=10, returning_clause=True,
+            url,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=10,
+            returning_clause=True,
             lock_type="IMMEDIATE",
         )
     elif url.startswith(("postgres://", "postgresql://", "postgres+pool://", "postgresql+pool://")):
         scheme, rest = url.split("://", 1)
         base = scheme.replace("+pool", "")
         database = connect_url(
-            f"{base}+pool://{rest}", max_connections=pool_size, stale_timeout=300,
+            f"{base}+pool://{rest}",
+            max_connections=pool_size,
+            stale_timeout=300,
             autorollback=True,
         )
     else:
@@ -47,11 +52,16 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     return database
 
 
-def init_schema() -> None:
-    """Create missing tables and indexes; safe to run again (idempotent)."""
+def init_schema() -> list[str]:
+    """Create missing tables, columns and indexes; safe to run again.
+
+    Returns:
+        The columns added to existing tables (empty on a fresh or current schema).
+    """
     with db.connection_context():
         with db.atomic():
             db.create_tables(TABLES, safe=True)
+            return upgrade_columns()
 
 
 def check_connection() -> None:
@@ -65,3 +75,30 @@ def check_connection() -> None:
 
 
 __all__ = ["open_database", "init_schema", "check_connection", "OperationalError"]
+
+
+def upgrade_columns() -> list[str]:
+    """Add columns the models have and the tables lack; return what was added.
+
+    New tables and indexes come from `create_tables(safe=True)`; this covers
+    the other change a release makes, a new nullable or defaulted column.
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    database = db.obj
+    migrator = (
+        PostgresqlMigrator(database)
+        if "postgres" in type(database).__name__.lower()
+        else SqliteMigrator(database)
+    )
+    added, operations = [], []
+    for model in TABLES:
+        table = model._meta.table_name
+        present = {column.name for column in database.get_columns(table)}
+        for field in model._meta.sorted_fields:
+            if field.column_name not in present:
+                operations.append(migrator.add_column(table, field.column_name, field))
+                added.append(f"{table}.{field.column_name}")
+    if operations:
+        migrate(*operations)
+    return added

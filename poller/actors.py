@@ -1,0 +1,94 @@
+"""The Dramatiq actors: thin wrappers that open nothing but call the stages.
+
+Run them with `dramatiq poller.actors --queues poll`, `… --queues downloads`
+and `periodiq poller.actors`. The database connection of each message is
+opened and closed by `middleware.DatabaseConnection`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+from periodiq import cron
+
+from . import config, media
+from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, build_broker
+from .database import open_database
+from .pipeline import FAILED
+from .pipeline import poll_channel as run_poll
+from .tick import fan_out
+
+SETTINGS = config.get()
+broker = build_broker(SETTINGS)
+open_database(SETTINGS.database_url)
+log = logging.getLogger("poller")
+
+POLL_RETRIES = 3  # quick retries of a transient failure; the cadence backs off for longer
+DOWNLOAD_RETRIES = 5
+
+
+def _retries_left() -> bool:
+    """Return True when Dramatiq will retry the current message if it fails."""
+    message = CurrentMessage.get_current_message()
+    if message is None:  # called directly, not through a worker
+        return False
+    actor = broker.get_actor(message.actor_name)
+    limit = message.options.get("max_retries", actor.options.get("max_retries", 0))
+    return message.options.get("retries", 0) < limit
+
+
+# The tick shares the poll queue, ahead of polls (lower priority number): a
+# tick stuck behind a backlog for over 30 s is skipped by periodiq, which is
+# the backpressure we want — due channels stay due until workers catch up.
+@dramatiq.actor(queue_name=POLL_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
+def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> int:
+    """Claim due channels, send one poll message each, re-send lost downloads."""
+    sent = fan_out(poll_channel, time.time(), SETTINGS, due_only=due_only, channel_ids=channel_ids)
+    for video_id in media.stuck(time.time(), SETTINGS):
+        download_video.send(video_id)
+    return sent
+
+
+@dramatiq.actor(
+    queue_name=POLL_QUEUE,
+    priority=10,
+    max_retries=POLL_RETRIES,
+    min_backoff=15_000,
+    max_backoff=300_000,
+    time_limit=int((SETTINGS.rss_timeout + SETTINGS.ytdlp_timeout + 60) * 1000),
+)
+def poll_channel(channel_id: int) -> str:
+    """Poll one channel; raise on a transient failure so Dramatiq retries it."""
+    retrying = _retries_left()
+    result = run_poll(channel_id, time.time(), SETTINGS, retrying=retrying)
+    log.info("poll channel=%s %s", channel_id, result.describe())
+    for video_id in result.download_ids:  # after the commit: the rows are visible
+        download_video.send(video_id)
+    if result.outcome == FAILED and result.transient and retrying:
+        raise dramatiq.Retry(result.error or "transient failure")
+    return result.outcome
+
+
+@dramatiq.actor(
+    queue_name=DOWNLOAD_QUEUE,
+    max_retries=DOWNLOAD_RETRIES,
+    min_backoff=60_000,
+    max_backoff=900_000,
+    time_limit=int((SETTINGS.download_timeout + 60) * 1000),
+)
+def download_video(video_id: int) -> str:
+    """Download one video; raise on a transient failure so Dramatiq retries it."""
+    retrying = _retries_left()
+    outcome = media.download_video(video_id, time.time(), SETTINGS, retrying=retrying)
+    log.info(
+        "download video=%s %s%s",
+        video_id,
+        outcome.status,
+        f" ({outcome.error})" if outcome.error else "",
+    )
+    if outcome.transient:
+        raise dramatiq.Retry(outcome.error or "transient failure")
+    return outcome.status

@@ -1,0 +1,27 @@
+"""Which new videos a subscription downloads automatically (pure)."""
+
+from __future__ import annotations
+
+from .models import CATALOG_ONLY, FUTURE_ONLY
+
+
+def should_download(
+    mode: str,
+    subscribed_at: float,
+    published_at: float | None,
+    discovered_at: float,
+    backfill: bool,
+) -> bool:
+    """Return True when a subscription in `mode` wants this video downloaded.
+
+    `future_only` takes videos published after the subscription was made;
+    `catalog_only` never downloads by itself. Back-catalog videos are never
+    downloaded automatically, whatever the mode. A video without a publish
+    date counts as published when we first saw it.
+    """
+    if backfill or mode == CATALOG_ONLY:
+        return False
+    if mode != FUTURE_ONLY:
+        return False
+    published = published_at if published_at is not None else discovered_at
+    return published > subscribed_at

@@ -1,0 +1,302 @@
+"""Write a poll's outcome: videos, references, events, download marks, schedule.
+
+Every function here runs a fixed number of queries, whatever the number of
+subscribers or videos: references and events are written with one
+INSERT … SELECT each, so a channel with 100 subscribers costs what one with
+a single subscriber does. Every write is idempotent (unique keys + ON CONFLICT
+DO NOTHING), so a redelivered message changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from peewee import Cast, Value, chunked
+
+from .gating import should_download
+from .models import (
+    CATALOGED,
+    NEW_EPISODE,
+    NOT_WANTED,
+    PENDING,
+    Channel,
+    Event,
+    Subscription,
+    UserVideoRef,
+    Video,
+    db,
+)
+from .parse import Entry
+
+INSERT_CHUNK = 500  # rows per INSERT: 11 columns stay far below SQLite's variable limit
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a poll added to the catalog."""
+
+    new_video_ids: list[int]  # announced uploads
+    backfill_count: int  # back-catalog videos cataloged quietly
+    download_ids: list[int]  # videos to send to the download queue
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """The channel's poll state after a poll; None fields are left as they are."""
+
+    next_poll_at: float
+    interval_s: float
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def begin_attempt(channel_id: int) -> Channel | None:
+    """Count one more attempt at polling a channel and return the channel.
+
+    The count is committed before any network call, so a poll that kills its
+    worker leaves it raised; `finish_*` and `record_failure` reset it.
+    """
+    query = (
+        Channel.update(poll_attempts=Channel.poll_attempts + 1)
+        .where(Channel.id == channel_id)
+        .returning(Channel)
+    )
+    with db.atomic():
+        rows = list(query.execute())
+    return rows[0] if rows else None
+
+
+def upload_times(channel: Channel) -> list[float]:
+    """Return the channel's recent upload times, oldest first."""
+    return [float(t) for t in json.loads(channel.upload_history or "[]")]
+
+
+def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
+    """Return which of `external_ids` the channel already has, in one query."""
+    ids = list(set(external_ids))
+    if not ids:
+        return set()
+    query = Video.select(Video.external_id).where(
+        (Video.channel == channel_id) & Video.external_id.in_(ids)
+    )
+    return {external_id for (external_id,) in query.tuples()}
+
+
+def finish_unchanged(channel: Channel, now: float, plan: Reschedule) -> None:
+    """Reschedule a channel whose poll found nothing new; release its claim."""
+    _finish(channel, now, plan, {})
+
+
+def save_new(
+    channel: Channel,
+    now: float,
+    plan: Reschedule,
+    feed_entries: Sequence[Entry],
+    catalog_entries: Sequence[Entry],
+    *,
+    history: list[float],
+    announce: bool,
+    cataloged: bool,
+    title: str,
+) -> Saved:
+    """Store a poll's new videos, their references and events, in one transaction.
+
+    Args:
+        feed_entries: entries of the feed that may be new.
+        catalog_entries: entries listed by yt-dlp that may be new; always
+            back-catalog (never announced, never downloaded).
+        announce: whether new feed entries are new uploads (False on a
+            channel's first poll, when everything is back catalog).
+        cataloged: whether the whole catalog has now been listed.
+        history: the channel's recent upload times, new ones merged in.
+        title: the channel's title as the feed gives it ('' to keep it).
+    """
+    rows = _video_rows(channel.id, now, feed_entries, backfill=not announce)
+    seen = {row["external_id"] for row in rows}
+    rows += _video_rows(
+        channel.id, now, [e for e in catalog_entries if e.external_id not in seen], backfill=True
+    )
+    with db.atomic():
+        inserted = _insert_videos(rows)
+        announced = [v for v in inserted if not v.backfill]
+        backfill_count = len(inserted) - len(announced)
+        downloads: list[int] = []
+        if inserted:
+            first_new = min(v.id for v in inserted)
+            _reference(channel.id, first_new, now)
+            if announced:
+                _announce(channel.id, first_new, now)
+                downloads = _mark_downloads(channel.id, announced, now)
+            if backfill_count:
+                _summarise(channel.id, first_new, backfill_count, now)
+        extra = {Channel.upload_history: json.dumps(history)}
+        if cataloged and channel.cataloged_at is None:
+            extra[Channel.cataloged_at] = now
+        if title:
+            extra[Channel.title] = title
+        _finish(channel, now, plan, extra)
+    return Saved([v.id for v in announced], backfill_count, downloads)
+
+
+def record_failure(
+    channel_id: int, error: str, now: float, next_poll_at: float, *, claimed_until: float = 0
+) -> None:
+    """Record a failed poll: count it, keep the reason, push the next poll out.
+
+    `claimed_until` stays in the future while Dramatiq retries the message,
+    so the tick does not enqueue the channel beside the retry.
+    """
+    Channel.update(
+        consecutive_failures=Channel.consecutive_failures + 1,
+        last_error=error[:1000],
+        last_error_at=now,
+        next_poll_at=next_poll_at,
+        claimed_until=claimed_until,
+        poll_attempts=0,
+    ).where((Channel.id == channel_id) & Channel.next_poll_at.is_null(False)).execute()
+
+
+def _finish(channel: Channel, now: float, plan: Reschedule, extra: dict) -> None:
+    fields = {
+        Channel.last_polled_at: now,
+        Channel.next_poll_at: plan.next_poll_at,
+        Channel.interval_s: plan.interval_s,
+        Channel.consecutive_failures: 0,
+        Channel.last_error: None,
+        Channel.poll_attempts: 0,
+        Channel.claimed_until: 0,
+        **extra,
+    }
+    if plan.etag is not None:
+        fields[Channel.etag] = plan.etag
+    if plan.last_modified is not None:
+        fields[Channel.last_modified] = plan.last_modified
+    # An unsubscribed channel (next_poll_at NULL) stays unscheduled.
+    Channel.update(fields).where(
+        (Channel.id == channel.id) & Channel.next_poll_at.is_null(False)
+    ).execute()
+
+
+def _video_rows(
+    channel_id: int, now: float, entries: Iterable[Entry], *, backfill: bool
+) -> list[dict]:
+    return [
+        {
+            "channel": channel_id,
+            "external_id": e.external_id,
+            "title": e.title,
+            "url": e.url,
+            "published_at": e.published_at,
+            "discovered_at": now,
+            "backfill": backfill,
+            "download_status": NOT_WANTED,
+            "download_attempts": 0,
+            "updated_at": now,
+        }
+        for e in entries
+    ]
+
+
+def _insert_videos(rows: list[dict]) -> list[Video]:
+    """Insert the rows not stored yet; return exactly those (RETURNING)."""
+    inserted: list[Video] = []
+    for chunk in chunked(rows, INSERT_CHUNK):
+        query = (
+            Video.insert_many(chunk)
+            .on_conflict_ignore()
+            .returning(Video.id, Video.backfill, Video.published_at, Video.discovered_at)
+        )
+        inserted += list(query.execute())
+    return inserted
+
+
+def _reference(channel_id: int, first_new: int, now: float) -> None:
+    """Give every subscriber a reference to every video from `first_new` on."""
+    pairs = (
+        Subscription.select(Subscription.user, Video.id, Value(now))
+        .join(Video, on=(Video.channel == Subscription.channel))
+        .where((Subscription.channel == channel_id) & (Video.id >= first_new))
+    )
+    UserVideoRef.insert_from(
+        pairs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
+    ).on_conflict_ignore().execute()
+
+
+def _announce(channel_id: int, first_new: int, now: float) -> None:
+    """Write one `new_episode` event per subscriber and announced video."""
+    key = (
+        Value(NEW_EPISODE + ":")
+        .concat(Cast(Subscription.user, "TEXT"))
+        .concat(":")
+        .concat(Cast(Video.id, "TEXT"))
+    )
+    events = (
+        Subscription.select(
+            Subscription.user,
+            Value(NEW_EPISODE),
+            Subscription.channel,
+            Video.id,
+            key,
+            Value("{}"),
+            Value(now),
+        )
+        .join(Video, on=(Video.channel == Subscription.channel))
+        .where((Subscription.channel == channel_id) & (Video.id >= first_new) & ~Video.backfill)
+    )
+    Event.insert_from(
+        events,
+        [
+            Event.user,
+            Event.kind,
+            Event.channel,
+            Event.video,
+            Event.dedup_key,
+            Event.payload,
+            Event.created_at,
+        ],
+    ).on_conflict_ignore().execute()
+
+
+def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:
+    """Write one `catalog` event per subscriber for a batch of back-catalog videos."""
+    key = (
+        Value(CATALOGED + ":")
+        .concat(Cast(Subscription.user, "TEXT"))
+        .concat(f":{channel_id}:{first_new}")
+    )
+    events = Subscription.select(
+        Subscription.user,
+        Value(CATALOGED),
+        Subscription.channel,
+        key,
+        Value(json.dumps({"videos": count})),
+        Value(now),
+    ).where(Subscription.channel == channel_id)
+    Event.insert_from(
+        events,
+        [Event.user, Event.kind, Event.channel, Event.dedup_key, Event.payload, Event.created_at],
+    ).on_conflict_ignore().execute()
+
+
+def _mark_downloads(channel_id: int, videos: list[Video], now: float) -> list[int]:
+    """Mark the announced videos some subscription wants; return their ids."""
+    subscriptions = list(
+        Subscription.select(Subscription.mode, Subscription.created_at)
+        .where(Subscription.channel == channel_id)
+        .tuples()
+    )
+    wanted = [
+        v.id
+        for v in videos
+        if any(
+            should_download(mode, since, v.published_at, v.discovered_at, v.backfill)
+            for mode, since in subscriptions
+        )
+    ]
+    if wanted:
+        Video.update(download_status=PENDING, updated_at=now).where(
+            Video.id.in_(wanted) & (Video.download_status == NOT_WANTED)
+        ).execute()
+    return wanted

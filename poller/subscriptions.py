@@ -1,0 +1,147 @@
+"""Users, their tokens, and who subscribes to which channel."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from peewee import Value
+
+from . import sources
+from .config import Settings
+from .errors import NotFound, TubepollerError
+from .models import MODES, Channel, Subscription, User, UserVideoRef, Video, db
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of an API token (SHA-256; tokens are random)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
+    """Create a user and return it with its API token, shown only this once.
+
+    Raises:
+        TubepollerError: the name is malformed or taken.
+    """
+    if not _NAME.fullmatch(name):
+        raise TubepollerError("a user name is 1-64 letters, digits, '.', '_' or '-'")
+    token = secrets.token_urlsafe(32)
+    with db.atomic():
+        if User.select().where(User.name == name).exists():
+            raise TubepollerError(f"user {name!r} already exists")
+        user = User.create(name=name, token_hash=hash_token(token), is_admin=admin, created_at=now)
+    return user, token
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the user an API token belongs to, or None."""
+    digest = hash_token(token)
+    user = User.get_or_none(User.token_hash == digest)
+    # The lookup is by an index; compare in constant time all the same.
+    if user is None or not hmac.compare_digest(user.token_hash, digest):
+        return None
+    return user
+
+
+def get_user(name: str) -> User:
+    """Return the user called `name`.
+
+    Raises:
+        NotFound: no such user.
+    """
+    user = User.get_or_none(User.name == name)
+    if user is None:
+        raise NotFound(f"no user named {name!r} (create one with: tubepoller user add {name})")
+    return user
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    channel: Channel
+    subscription: Subscription
+    created: bool  # False when the user already subscribed
+
+
+def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -> Subscribed:
+    """Subscribe `user` to the channel at `url`, creating the channel if new.
+
+    A channel nobody polled yet is due at once; the caller enqueues its poll.
+    The new subscriber gets references to what is cataloged already.
+
+    Raises:
+        UnusableURL: the URL cannot be polled.
+        TubepollerError: the mode is unknown.
+    """
+    _check_mode(mode)
+    spec = sources.resolve(url, settings)
+    with db.atomic():
+        Channel.insert(
+            kind=spec.kind,
+            external_id=spec.external_id,
+            feed_url=spec.feed_url,
+            created_at=now,
+            next_poll_at=now,
+        ).on_conflict_ignore().execute()
+        channel = Channel.get(Channel.feed_url == spec.feed_url)
+        if channel.next_poll_at is None:  # nobody subscribed any more: wake it
+            Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
+            channel.next_poll_at = now
+        created = bool(
+            Subscription.insert(user=user, channel=channel, mode=mode, created_at=now)
+            .on_conflict_ignore()
+            .execute()
+        )
+        subscription = Subscription.get(
+            (Subscription.user == user) & (Subscription.channel == channel)
+        )
+        if created:
+            refs = Video.select(Value(user.id), Video.id, Value(now)).where(
+                Video.channel == channel
+            )
+            UserVideoRef.insert_from(
+                refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
+            ).on_conflict_ignore().execute()
+    return Subscribed(channel, subscription, created)
+
+
+def subscription_of(user: User, channel_id: int) -> Subscription:
+    """Return the user's subscription to a channel.
+
+    Raises:
+        NotFound: the user does not subscribe to it (or it does not exist).
+    """
+    subscription = Subscription.get_or_none(
+        (Subscription.user == user) & (Subscription.channel == channel_id)
+    )
+    if subscription is None:
+        raise NotFound(f"channel {channel_id} not found")
+    return subscription
+
+
+def set_mode(user: User, channel_id: int, mode: str) -> Subscription:
+    """Change how a user's subscription tracks a channel."""
+    _check_mode(mode)
+    subscription = subscription_of(user, channel_id)
+    subscription.mode = mode
+    subscription.save(only=[Subscription.mode])
+    return subscription
+
+
+def unsubscribe(user: User, channel_id: int) -> None:
+    """End a subscription; a channel nobody subscribes to stops being polled."""
+    with db.atomic():
+        subscription = subscription_of(user, channel_id)
+        subscription.delete_instance()
+        if not Subscription.select().where(Subscription.channel == channel_id).exists():
+            Channel.update(next_poll_at=None).where(Channel.id == channel_id).execute()
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise TubepollerError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")

@@ -70,6 +70,8 @@ class Channel(BaseModel):
     consecutive_failures = IntegerField(default=0)
     last_error = TextField(null=True)
     last_error_at = DoubleField(null=True)
+    # The last poll's one-line outcome ("not_modified", "new=3", "failed …").
+    last_outcome = CharField(max_length=64, null=True)
     # Raised when a poll starts, reset when it ends: a count that keeps rising
     # means the poll kills its worker (redeliveries do not raise Dramatiq's count).
     poll_attempts = IntegerField(default=0)

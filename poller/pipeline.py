@@ -114,7 +114,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     needs_catalog = channel.cataloged_at is None
     history = store.upload_times(channel)
     if response.status == 304 and not needs_catalog:
-        store.finish_unchanged(channel, now, _plan(history, now, bounds, response))
+        store.finish_unchanged(channel, now, _plan(history, now, bounds, response), NOT_MODIFIED)
         return PollResult(channel.id, NOT_MODIFIED)
 
     entries: list[Entry] = []
@@ -122,7 +122,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     if response.status != 304:
         ids = scan_ids(response.body)
         if ids is not None and not needs_catalog and not _unseen(channel.id, ids):
-            store.finish_unchanged(channel, now, _plan(history, now, bounds, response))
+            store.finish_unchanged(channel, now, _plan(history, now, bounds, response), UNCHANGED)
             return PollResult(channel.id, UNCHANGED)
         parsed = parse_feed(response.body)
         entries, title = parsed.entries, parsed.title

@@ -84,9 +84,9 @@ def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
     return {external_id for (external_id,) in query.tuples()}
 
 
-def finish_unchanged(channel: Channel, now: float, plan: Reschedule) -> None:
+def finish_unchanged(channel: Channel, now: float, plan: Reschedule, outcome: str) -> None:
     """Reschedule a channel whose poll found nothing new; release its claim."""
-    _finish(channel, now, plan, {})
+    _finish(channel, now, plan, {Channel.last_outcome: outcome})
 
 
 def save_new(
@@ -131,7 +131,10 @@ def save_new(
                 downloads = _mark_downloads(channel.id, announced, now)
             if backfill_count:
                 _summarise(channel.id, first_new, backfill_count, now)
-        extra = {Channel.upload_history: json.dumps(history)}
+        extra = {
+            Channel.upload_history: json.dumps(history),
+            Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
+        }
         if cataloged and channel.cataloged_at is None:
             extra[Channel.cataloged_at] = now
         if title:
@@ -152,6 +155,7 @@ def record_failure(
         consecutive_failures=Channel.consecutive_failures + 1,
         last_error=error[:1000],
         last_error_at=now,
+        last_outcome="failed",
         next_poll_at=next_poll_at,
         claimed_until=claimed_until,
         poll_attempts=0,

@@ -31,6 +31,7 @@ def channel_state(channel: Channel) -> dict[str, Any]:
         "consecutive_failures": channel.consecutive_failures,
         "last_error": channel.last_error,
         "last_error_at": iso(channel.last_error_at),
+        "last_outcome": channel.last_outcome,
         "cataloged": channel.cataloged_at is not None,
     }
 

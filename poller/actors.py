@@ -21,6 +21,8 @@ from .pipeline import FAILED
 from .pipeline import poll_channel as run_poll
 from .tick import fan_out
 
+# Time limits are fixed when the actors are declared; everything else reads
+# config.get() per message, so tests and `tubepoller up` can swap settings.
 SETTINGS = config.get()
 broker = build_broker(SETTINGS)
 open_database(SETTINGS.database_url)
@@ -46,8 +48,9 @@ def _retries_left() -> bool:
 @dramatiq.actor(queue_name=POLL_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> int:
     """Claim due channels, send one poll message each, re-send lost downloads."""
-    sent = fan_out(poll_channel, time.time(), SETTINGS, due_only=due_only, channel_ids=channel_ids)
-    for video_id in media.stuck(time.time(), SETTINGS):
+    settings = config.get()
+    sent = fan_out(poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids)
+    for video_id in media.stuck(time.time(), settings):
         download_video.send(video_id)
     return sent
 
@@ -63,7 +66,7 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> int:
 def poll_channel(channel_id: int) -> str:
     """Poll one channel; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
-    result = run_poll(channel_id, time.time(), SETTINGS, retrying=retrying)
+    result = run_poll(channel_id, time.time(), config.get(), retrying=retrying)
     log.info("poll channel=%s %s", channel_id, result.describe())
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
@@ -82,7 +85,7 @@ def poll_channel(channel_id: int) -> str:
 def download_video(video_id: int) -> str:
     """Download one video; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
-    outcome = media.download_video(video_id, time.time(), SETTINGS, retrying=retrying)
+    outcome = media.download_video(video_id, time.time(), config.get(), retrying=retrying)
     log.info(
         "download video=%s %s%s",
         video_id,

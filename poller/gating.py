@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .models import CATALOG_ONLY, FUTURE_ONLY
 
 
@@ -24,4 +26,5 @@ def should_download(
     if mode != FUTURE_ONLY:
         return False
     published = published_at if published_at is not None else discovered_at
-    return published > subscribed_at
+    # Feeds date uploads to the second: one in the subscription's second counts.
+    return published >= math.floor(subscribed_at)

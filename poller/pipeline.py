@@ -119,15 +119,23 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
 
     entries: list[Entry] = []
     title = ""
+    scanned: set[str] = set()
+    known: set[str] = set()
     if response.status != 304:
         ids = scan_ids(response.body)
-        if ids is not None and not needs_catalog and not _unseen(channel.id, ids):
-            store.finish_unchanged(channel, now, _plan(history, now, bounds, response), UNCHANGED)
-            return PollResult(channel.id, UNCHANGED)
+        if ids is not None:
+            scanned = set(ids)
+            known = store.known_ids(channel.id, scanned)
+            if not needs_catalog and scanned <= known:
+                plan = _plan(history, now, bounds, response)
+                store.finish_unchanged(channel, now, plan, UNCHANGED)
+                return PollResult(channel.id, UNCHANGED)
         parsed = parse_feed(response.body)
         entries, title = parsed.entries, parsed.title
 
-    known = store.known_ids(channel.id, [e.external_id for e in entries])
+    parsed_ids = {e.external_id for e in entries}
+    if not parsed_ids <= scanned:  # the scan could not read the body, or saw less
+        known = store.known_ids(channel.id, parsed_ids)
     fresh = [e for e in entries if e.external_id not in known]
     # The feed is a window of the latest uploads: when all of it is new on a
     # channel we polled before, uploads may have slipped past unseen.
@@ -158,10 +166,6 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     return PollResult(
         channel.id, outcome, saved.new_video_ids, saved.backfill_count, saved.download_ids
     )
-
-
-def _unseen(channel_id: int, ids: list[str]) -> bool:
-    return bool(set(ids) - store.known_ids(channel_id, ids))
 
 
 def _list_catalog(channel: Channel, url: str, settings: Settings) -> tuple[list[Entry], bool]:

@@ -1,0 +1,138 @@
+"""Shared fixtures: settings, a database per test, the local feed server, brokers.
+
+The in-process tests run on Dramatiq's StubBroker: TUBEPOLLER_BROKER_URL is
+cleared before `poller.actors` is first imported. Tests that need the real
+services (RabbitMQ, PostgreSQL) are marked; under CI=true an unreachable
+service fails them instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.pop("TUBEPOLLER_BROKER_URL", None)
+os.environ.pop("TUBEPOLLER_DATABASE_URL", None)
+os.environ["TUBEPOLLER_ALLOW_PRIVATE_NETWORKS"] = "1"  # the feed server is on loopback
+os.environ.setdefault("TUBEPOLLER_DATA_DIR", tempfile.mkdtemp(prefix="tubepoller-tests-"))
+
+from poller import config  # noqa: E402
+from poller.bench.feedserver import FeedServer  # noqa: E402
+from poller.database import init_schema, open_database  # noqa: E402
+from poller.models import db  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("TUBEPOLLER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+RABBITMQ = ("127.0.0.1", 5672)
+DATA = Path(__file__).parent / "data"
+
+
+def require_service(name: str, address: tuple[str, int]) -> None:
+    """Skip when a service is down, but fail under CI=true: CI must run it."""
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError as exc:
+        message = f"{name} is not reachable on {address[0]}:{address[1]}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def feeds() -> Iterator[FeedServer]:
+    """A local YouTube stand-in with no channels yet."""
+    server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, feeds: FeedServer) -> Iterator[config.Settings]:
+    """Settings for one test: its own data dir, YouTube pointed at `feeds`."""
+    loaded = config.load(
+        {
+            "TUBEPOLLER_DATA_DIR": str(tmp_path),
+            "TUBEPOLLER_YOUTUBE_URL": feeds.base,
+            "TUBEPOLLER_ALLOW_PRIVATE_NETWORKS": "1",
+            "TUBEPOLLER_RSS_TIMEOUT": "5",
+            "TUBEPOLLER_YTDLP_TIMEOUT": "30",
+        }
+    )
+    config.override(loaded)
+    yield loaded
+    config.override(None)
+
+
+def postgres_schema() -> tuple[str, str]:
+    """Create a fresh schema in the test database; return (url, schema)."""
+    import psycopg2
+
+    require_service("PostgreSQL", ("127.0.0.1", 5432))
+    schema = "tp_" + uuid.uuid4().hex[:12]
+    connection = psycopg2.connect(PG_ADMIN_URL)
+    connection.autocommit = True
+    connection.cursor().execute(f"CREATE SCHEMA {schema}")
+    connection.close()
+    return f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}", schema
+
+
+def drop_postgres_schema(schema: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(PG_ADMIN_URL)
+    connection.autocommit = True
+    connection.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    connection.close()
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, initialised database; parametrize with "postgres" to add PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tubepoller.db'}"
+        schema = None
+    else:
+        url, schema = postgres_schema()
+    open_database(url)
+    init_schema()
+    yield url
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+    if schema:
+        drop_postgres_schema(schema)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[None]:
+    """An open connection on the test's database for the test's own thread."""
+    db.connect(reuse_if_open=True)
+    yield
+    db.close()
+
+
+@pytest.fixture
+def stub_broker(database_url: str):
+    """The in-process broker the actors are bound to, emptied."""
+    from poller import actors
+
+    actors.broker.flush_all()
+    yield actors.broker
+    actors.broker.flush_all()
+
+
+@pytest.fixture
+def stub_worker(stub_broker):
+    """A worker with two threads on the in-process broker."""
+    from dramatiq import Worker
+
+    worker = Worker(stub_broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,237 @@
+"""One poll, inline, against the local feed server: the stages end to end."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from poller import pipeline
+from poller.bench.feedserver import FeedServer
+from poller.models import CATALOGED, NEW_EPISODE, PENDING, Channel, Event, Subscription, Video
+from poller.sources import youtube
+from tests.helpers import count_queries, counts, make_user, subscribe
+
+pytestmark = pytest.mark.usefixtures("conn")
+
+
+def youtube_url(channel_id: str) -> str:
+    # What a user pastes; TUBEPOLLER_YOUTUBE_URL sends the poll to the feed server.
+    return f"https://www.youtube.com/channel/{channel_id}"
+
+
+def poll(channel: Channel, settings, at: float | None = None) -> pipeline.PollResult:
+    return pipeline.poll_channel(channel.id, at or time.time(), settings)
+
+
+def test_first_poll_catalogs_everything_quietly(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    for _ in range(20):  # more than the feed's window of 15: the rest comes from yt-dlp
+        source.upload(published=time.time() - 86400)
+    channel = subscribe(make_user(), youtube_url(source.id))
+
+    result = poll(channel, settings)
+
+    assert result.outcome == pipeline.UNCHANGED
+    assert result.backfill_count == 20 and result.new_video_ids == []
+    assert counts() == {"videos": 20, "refs": 20, "events": 1}
+    assert Event.get().kind == CATALOGED
+    assert Video.select().where(Video.download_status == PENDING).count() == 0
+    assert Channel.get_by_id(channel.id).cataloged_at is not None
+
+
+def test_a_new_upload_is_announced_referenced_and_queued_for_download(
+    feeds: FeedServer, settings
+) -> None:
+    source = feeds.add_channel()
+    source.upload(published=time.time() - 86400)
+    alice, bob = make_user("alice"), make_user("bob")
+    channel = subscribe(alice, youtube_url(source.id))
+    subscribe(bob, youtube_url(source.id), mode="catalog_only")
+    poll(channel, settings)
+
+    new_id = source.upload()
+    result = poll(channel, settings)
+
+    assert result.outcome == pipeline.NEW
+    video = Video.get(Video.external_id == new_id)
+    assert result.new_video_ids == [video.id]
+    assert result.download_ids == [video.id]  # alice is future_only
+    assert video.download_status == PENDING
+    events = Event.select().where(Event.kind == NEW_EPISODE)
+    assert sorted(e.user.name for e in events) == ["alice", "bob"]
+    assert counts()["refs"] == 4  # 2 videos x 2 subscribers
+
+
+def test_an_unchanged_feed_is_not_parsed(feeds: FeedServer, settings, monkeypatch) -> None:
+    feeds.validators = False  # no 304: the scan has to find nothing new
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+
+    def no_parse(body: bytes):
+        raise AssertionError("feedparser ran on an unchanged feed")
+
+    monkeypatch.setattr(pipeline, "parse_feed", no_parse)
+    assert poll(channel, settings).outcome == pipeline.UNCHANGED
+
+
+def test_a_304_reschedules_without_parsing_or_writing(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+    before = counts()
+
+    with count_queries() as statements:
+        result = poll(channel, settings)
+
+    assert result.outcome == pipeline.NOT_MODIFIED
+    assert counts() == before
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == 2  # the attempt counter and the reschedule
+    assert len(statements) == 2
+
+
+def test_an_unchanged_poll_costs_at_most_three_queries(feeds: FeedServer, settings) -> None:
+    feeds.validators = False
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+
+    with count_queries() as statements:
+        assert poll(channel, settings).outcome == pipeline.UNCHANGED
+    assert len(statements) <= 3, statements
+
+
+def podcast(count: int) -> bytes:
+    items = "".join(
+        f"<item><guid>ep-{i}</guid><title>Episode {i}</title>"
+        f'<enclosure url="http://127.0.0.1/ep-{i}.mp3" type="audio/mpeg"/>'
+        f"<pubDate>Tue, 26 Nov 2030 10:00:{i % 60:02d} GMT</pubDate></item>"
+        for i in range(count)
+    )
+    return f'<rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
+
+
+@pytest.mark.parametrize("new_videos, subscribers", [(1, 1), (10, 15), (100, 15)])
+def test_storing_new_videos_costs_the_same_queries_at_any_scale(
+    feeds: FeedServer, settings, new_videos: int, subscribers: int
+) -> None:
+    url = feeds.set_raw("pod", podcast(1))  # a plain feed lists every episode: no window
+    users = [make_user(f"user{i}") for i in range(subscribers)]
+    channel = subscribe(users[0], url)
+    for user in users[1:]:
+        subscribe(user, url)
+    poll(channel, settings)
+    feeds.set_raw("pod", podcast(1 + new_videos))
+
+    with count_queries() as statements:
+        result = poll(channel, settings)
+
+    assert len(result.new_video_ids) == new_videos
+    assert counts()["refs"] == (new_videos + 1) * subscribers
+    assert Event.select().where(Event.kind == NEW_EPISODE).count() == new_videos * subscribers
+    # attempt, known ids, insert videos, refs, events, subscriptions, mark downloads, reschedule
+    assert len(statements) == 8, [s[:60] for s in statements]
+
+
+def test_a_redelivered_poll_changes_nothing(feeds: FeedServer, settings) -> None:
+    feeds.validators = False
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+    source.upload()
+    now = time.time()
+    assert poll(channel, settings, at=now).outcome == pipeline.NEW
+    after_first = counts()
+
+    assert poll(channel, settings, at=now).outcome == pipeline.UNCHANGED
+    assert counts() == after_first
+
+
+def test_a_gap_lists_the_catalog_and_back_fills_quietly(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    source.upload(published=time.time() - 86400)
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+
+    for _ in range(20):  # 20 uploads since the last poll: 5 fell out of the window
+        source.upload()
+    result = poll(channel, settings)
+
+    assert len(result.new_video_ids) == 15
+    assert result.backfill_count == 5
+    assert Video.select().count() == 21
+    assert len(result.download_ids) == 15
+
+
+def test_a_failing_catalog_listing_does_not_block_the_feed(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    feeds.raw["never"] = lambda handler: None
+    original = youtube.catalog_url
+    try:
+        youtube.catalog_url = lambda cid, base: f"{base}/raw/missing"  # 404 for yt-dlp
+        result = poll(channel, settings)
+    finally:
+        youtube.catalog_url = original
+
+    assert result.outcome == pipeline.UNCHANGED and result.backfill_count == 1
+    assert Channel.get_by_id(channel.id).cataloged_at is None  # listed again next poll
+    assert poll(channel, settings).outcome in (pipeline.UNCHANGED, pipeline.NOT_MODIFIED)
+    assert Channel.get_by_id(channel.id).cataloged_at is not None
+
+
+@pytest.mark.parametrize(
+    "status, transient", [(404, False), (410, False), (500, True), (503, True)]
+)
+def test_a_failure_is_recorded_and_backs_the_channel_off(
+    feeds: FeedServer, settings, status: int, transient: bool
+) -> None:
+    source = feeds.add_channel()
+    source.status = status
+    channel = subscribe(make_user(), youtube_url(source.id))
+    now = time.time()
+
+    result = pipeline.poll_channel(channel.id, now, settings, rng=lambda: 0.5)
+
+    assert result.outcome == pipeline.FAILED and result.transient is transient
+    stored = Channel.get_by_id(channel.id)
+    assert stored.consecutive_failures == 1
+    assert str(status) in stored.last_error
+    assert stored.next_poll_at == pytest.approx(now + settings.min_interval)
+    assert stored.claimed_until == 0
+
+    source.status = 200
+    source.upload()
+    assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.FAILED
+    assert Channel.get_by_id(channel.id).consecutive_failures == 0
+
+
+def test_a_poll_that_keeps_killing_its_worker_is_given_up(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    # Three deliveries that died mid-poll left the counter raised.
+    Channel.update(poll_attempts=pipeline.MAX_ATTEMPTS).where(Channel.id == channel.id).execute()
+
+    result = poll(channel, settings)
+
+    assert result.outcome == pipeline.FAILED and not result.transient
+    stored = Channel.get_by_id(channel.id)
+    assert "stopped its worker" in stored.last_error
+    assert stored.poll_attempts == 0 and stored.next_poll_at > time.time()
+    assert feeds.hits == {}  # it did not fetch again
+
+
+def test_an_unsubscribed_channel_is_skipped(feeds: FeedServer, settings) -> None:
+    source = feeds.add_channel()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    Subscription.delete().execute()
+    Channel.update(next_poll_at=None).execute()
+    assert poll(channel, settings).outcome == pipeline.SKIPPED
+    assert feeds.hits == {}

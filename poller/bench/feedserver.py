@@ -196,7 +196,7 @@ class FeedServer(ThreadingHTTPServer):
         self.hits: dict[str, int] = {}
         self._lock = threading.Lock()
         now = time.time()
-        for number in range(channels):
+        for _ in range(channels):
             channel = self.add_channel()
             for i in range(uploads):
                 channel.upload(published=now - 86400 * (uploads - i))

@@ -46,13 +46,15 @@ def _retries_left() -> bool:
 # tick stuck behind a backlog for over 30 s is skipped by periodiq, which is
 # the backpressure we want — due channels stay due until workers catch up.
 @dramatiq.actor(queue_name=POLL_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
-def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> int:
+def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     """Claim due channels, send one poll message each, re-send lost downloads."""
     settings = config.get()
     sent = fan_out(poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids)
-    for video_id in media.stuck(time.time(), settings):
+    resent = media.stuck(time.time(), settings)
+    for video_id in resent:
         download_video.send(video_id)
-    return sent
+    if sent or resent:
+        log.info("tick: %d polls enqueued, %d lost downloads re-sent", sent, len(resent))
 
 
 @dramatiq.actor(
@@ -63,7 +65,7 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> int:
     max_backoff=300_000,
     time_limit=int((SETTINGS.rss_timeout + SETTINGS.ytdlp_timeout + 60) * 1000),
 )
-def poll_channel(channel_id: int) -> str:
+def poll_channel(channel_id: int) -> None:
     """Poll one channel; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
     result = run_poll(channel_id, time.time(), config.get(), retrying=retrying)
@@ -72,7 +74,6 @@ def poll_channel(channel_id: int) -> str:
         download_video.send(video_id)
     if result.outcome == FAILED and result.transient and retrying:
         raise dramatiq.Retry(result.error or "transient failure")
-    return result.outcome
 
 
 @dramatiq.actor(
@@ -82,7 +83,7 @@ def poll_channel(channel_id: int) -> str:
     max_backoff=900_000,
     time_limit=int((SETTINGS.download_timeout + 60) * 1000),
 )
-def download_video(video_id: int) -> str:
+def download_video(video_id: int) -> None:
     """Download one video; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
     outcome = media.download_video(video_id, time.time(), config.get(), retrying=retrying)
@@ -94,4 +95,3 @@ def download_video(video_id: int) -> str:
     )
     if outcome.transient:
         raise dramatiq.Retry(outcome.error or "transient failure")
-    return outcome.status

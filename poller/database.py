@@ -44,7 +44,6 @@ def open_database(url: str, pool_size: int = 20) -> Database:
             f"{base}+pool://{rest}",
             max_connections=pool_size,
             stale_timeout=300,
-            autorollback=True,
         )
     else:
         raise ConfigError(f"unsupported database URL {url!r}")

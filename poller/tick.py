@@ -44,6 +44,4 @@ def fan_out(
             sent += 1
         if len(ids) < BATCH:
             break
-    if sent:
-        log.info("tick: enqueued %d channel polls", sent)
     return sent

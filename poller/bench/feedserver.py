@@ -227,9 +227,13 @@ class FeedServer(ThreadingHTTPServer):
         return f"{self.base}/raw/{name}"
 
     def count(self, path: str) -> None:
-        key = urlsplit(path).path
+        """Count one request, keyed by its whole target (path and query).
+
+        The query is part of the key because every channel's feed shares the
+        path /feeds/videos.xml and differs only in ?channel_id=….
+        """
         with self._lock:
-            self.hits[key] = self.hits.get(key, 0) + 1
+            self.hits[path] = self.hits.get(path, 0) + 1
 
     def stop(self) -> None:
         self.shutdown()

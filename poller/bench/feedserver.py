@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,7 @@ class Channel:
     status: int = 200  # answer this status instead of the feed
     headers: dict[str, str] = field(default_factory=dict)
     version: int = 0
-    _rendered: tuple[int, bytes, bytes] | None = None  # version, feed, catalog
+    _rendered: tuple[int, bytes, bytes, str] | None = None  # version, feed, catalog, etag
 
     @property
     def id(self) -> str:
@@ -72,9 +73,20 @@ class Channel:
         return vid
 
     def bodies(self, base: str) -> tuple[bytes, bytes]:
-        if self._rendered is None or self._rendered[0] != self.version:
-            self._rendered = (self.version, self._atom(base), self._rss(base))
-        return self._rendered[1], self._rendered[2]
+        rendered = self._render(base)
+        return rendered[1], rendered[2]
+
+    def etag(self, base: str) -> str:
+        """Return the feed's ETag, computed once per change."""
+        return self._render(base)[3]
+
+    def _render(self, base: str) -> tuple[int, bytes, bytes, str]:
+        rendered = self._rendered
+        if rendered is None or rendered[0] != self.version:
+            feed = self._atom(base)
+            etag = '"' + hashlib.md5(feed).hexdigest() + '"'  # noqa: S324 (not security)
+            rendered = self._rendered = (self.version, feed, self._rss(base), etag)
+        return rendered
 
     def _atom(self, base: str) -> bytes:
         entries = "".join(
@@ -117,6 +129,21 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         pass
 
+    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        if not parts.path.startswith("/_bench/"):
+            self._send(404, b"not found")
+            return
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        try:
+            answer = self.server.control(parts.path[len("/_bench/") :], query, body)
+        except (KeyError, ValueError) as exc:
+            self._send(400, f"bad control request: {exc}".encode())
+            return
+        self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
         self.server.count(self.path)
         parts = urlsplit(self.path)
@@ -131,6 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, MEDIA, {"Content-Type": "video/mp4"})
             elif segments[:1] == ["raw"] and len(segments) == 2 and segments[1] in self.server.raw:
                 self.server.raw[segments[1]](self)
+            elif parts.path == "/_bench/stats":
+                stats = json.dumps(self.server.stats()).encode()
+                self._send(200, stats, {"Content-Type": "application/json"})
             else:
                 self._send(404, b"not found")
         except (BrokenPipeError, ConnectionResetError):
@@ -140,8 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
         if channel is None:
             self._send(404, b"no such channel")
             return
-        if channel.delay:
-            time.sleep(channel.delay)
+        delay = channel.delay + self.server.latency
+        if delay:
+            time.sleep(delay)
         if channel.status != 200:
             self._send(channel.status, b"unavailable", channel.headers)
             return
@@ -149,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = listing if catalog else feed
         headers = {"Content-Type": "application/atom+xml; charset=UTF-8", **channel.headers}
         if self.server.validators and not catalog:
-            etag = '"' + hashlib.md5(body).hexdigest() + '"'  # noqa: S324 (not security)
+            etag = channel.etag(self.server.base)
             headers["ETag"] = etag
             headers["Last-Modified"] = formatdate(1_700_000_000 + channel.version, usegmt=True)
             if self.headers.get("If-None-Match") == etag:
@@ -162,9 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
+        # Headers and body in one write: one segment per answer on loopback.
+        self._headers_buffer.append(b"\r\n")
+        self.wfile.write(b"".join(self._headers_buffer) + body)
+        self._headers_buffer = []
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -174,6 +206,11 @@ class FeedServer(ThreadingHTTPServer):
         channels: how many channels to create, each with `uploads` uploads.
         validators: answer with ETag/Last-Modified and honour If-None-Match.
         port: 0 picks a free port.
+        latency: seconds every feed and catalog answer waits (on top of a
+            channel's own `delay`), like a distant server.
+
+    The benchmark steers a server in another process with POST /_bench/…
+    (see `control`) and reads GET /_bench/stats.
     """
 
     daemon_threads = True
@@ -187,9 +224,13 @@ class FeedServer(ThreadingHTTPServer):
         validators: bool = True,
         port: int = 0,
         start: bool = True,
+        latency: float = 0.0,
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.validators = validators
+        self.latency = latency
+        self.requests = 0
+        self._upload_round = 0
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
         self.by_id: dict[str, Channel] = {}
         self.raw: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
@@ -234,6 +275,58 @@ class FeedServer(ThreadingHTTPServer):
         """
         with self._lock:
             self.hits[path] = self.hits.get(path, 0) + 1
+            self.requests += 1
+
+    def stats(self) -> dict[str, float]:
+        """Requests served and this process's CPU seconds so far."""
+        import os
+
+        times = os.times()
+        return {
+            "requests": self.requests,
+            "cpu_s": times.user + times.system,
+            "channels": len(self.by_id),
+        }
+
+    def control(self, command: str, query: dict[str, str], body: bytes) -> dict:
+        """Change what the server answers (the benchmark's remote control).
+
+        - ``upload?share=0.02``: one new upload on that share of the channels,
+          spread evenly and different ones each call; returns their numbers.
+        - ``set?latency=0.02&validators=0``: server-wide answer latency, 304s on/off.
+        - ``delay?first=0&count=5&seconds=10``: per-channel extra delay.
+        - ``raw?name=pod`` with the body: serve it at /raw/NAME.
+        """
+        if command == "upload":
+            share = float(query.get("share", "0"))
+            total = len(self.by_id)
+            changed = round(total * share)
+            numbers: list[int] = []
+            if changed:
+                step = total / changed
+                offset = self._upload_round % max(1, int(step))
+                self._upload_round += 1
+                numbers = sorted({(int(i * step) + offset) % total for i in range(changed)})
+                for number in numbers:
+                    self.channel(number).upload()
+            return {"changed": len(numbers), "channels": numbers}
+        if command == "set":
+            if "latency" in query:
+                self.latency = float(query["latency"])
+            if "validators" in query:
+                self.validators = query["validators"] not in ("0", "false", "off")
+            return {"latency": self.latency, "validators": self.validators}
+        if command == "delay":
+            first, count = int(query.get("first", "0")), int(query.get("count", "1"))
+            seconds = float(query["seconds"])
+            for number in range(first, first + count):
+                self.channel(number).delay = seconds
+            return {"delayed": count}
+        if command == "raw":
+            name = query["name"]
+            self.set_raw(name, body, content_type=query.get("type", "application/rss+xml"))
+            return {"url": f"{self.base}/raw/{name}"}
+        raise KeyError(command)
 
     def stop(self) -> None:
         self.shutdown()
@@ -247,9 +340,15 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--uploads", type=int, default=3)
     parser.add_argument("--no-validators", action="store_true")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per feed answer")
     args = parser.parse_args()
     server = FeedServer(
-        args.channels, args.uploads, validators=not args.no_validators, port=args.port, start=False
+        args.channels,
+        args.uploads,
+        validators=not args.no_validators,
+        port=args.port,
+        start=False,
+        latency=args.latency,
     )
     print(server.base, flush=True)
     server.serve_forever()

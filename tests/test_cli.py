@@ -1,0 +1,131 @@
+"""The `tubepoller` command as users run it: a real process, a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poller.bench.feedserver import FeedServer
+
+
+def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "poller.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.fixture
+def env(tmp_path: Path, feeds: FeedServer) -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
+    values.update(
+        TUBEPOLLER_DATA_DIR=str(tmp_path / "data"),
+        TUBEPOLLER_YOUTUBE_URL=feeds.base,
+        TUBEPOLLER_ALLOW_PRIVATE_NETWORKS="1",
+        TUBEPOLLER_API_BIND="127.0.0.1:0",
+    )
+    return values
+
+
+def test_a_user_subscribes_polls_and_lists_as_json(env, feeds: FeedServer) -> None:
+    source = feeds.add_channel()
+    source.upload(published=time.time() - 86400)
+    run(env, "db", "init")
+    token = run(env, "user", "add", "alice").stdout.splitlines()[-1]
+    assert len(token) >= 40
+    out = run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}").stdout
+    assert "alice subscribed to channel 1" in out
+
+    assert "channel 1: unchanged backfill=1" in run(env, "poll", "1").stdout
+
+    channels = json.loads(run(env, "channel", "list", "--json").stdout)
+    assert channels[0]["consecutive_failures"] == 0 and channels[0]["videos"] == 1
+    videos = json.loads(run(env, "video", "list", "--channel", "1", "--json").stdout)
+    assert videos[0]["external_id"] == source.uploads[0][0]
+    events = json.loads(run(env, "event", "list", "--user", "alice", "--json").stdout)
+    assert events[0]["kind"] == "catalog"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("channel", "add", "ftp://example.org/feed"), "only http and https"),
+        (("channel", "add", "http://127.0.0.2/feed", "--user", "alice"), "no user named"),
+        (("event", "list", "--user", "nobody"), "no user named 'nobody'"),
+        (("poll",), "name a channel id"),
+        (("user", "add", "bad name!"), "a user name is"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(env, args, message: str) -> None:
+    run(env, "db", "init")
+    run(env, "user", "add", "bob")
+    result = run(env, *args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_private_addresses_are_refused_unless_allowed(env) -> None:
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    env = {**env, "TUBEPOLLER_ALLOW_PRIVATE_NETWORKS": "0"}
+    for url in ("http://127.0.0.2/feed.xml", "http://[::1]/feed.xml"):
+        result = run(env, "channel", "add", url, check=False)
+        assert result.returncode == 2 and "loopback" in result.stderr, result.stderr
+
+
+def test_an_unreachable_database_is_one_line(env) -> None:
+    env = {**env, "TUBEPOLLER_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = run(env, "channel", "list", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("tubepoller: error: database:")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_setting_is_one_line(env) -> None:
+    result = run({**env, "TUBEPOLLER_RSS_TIMEOUT": "soon"}, "channel", "list", check=False)
+    assert result.returncode == 2
+    assert "TUBEPOLLER_RSS_TIMEOUT must be a number" in result.stderr
+
+
+def test_up_polls_on_its_own_and_stops_cleanly_on_ctrl_c(env, feeds: FeedServer) -> None:
+    source = feeds.add_channel()
+    source.upload(published=time.time() - 86400)
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+
+    up = subprocess.Popen(
+        [sys.executable, "-m", "poller.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            channels = json.loads(run(env, "channel", "list", "--json").stdout)
+            if channels[0]["last_polled_at"]:
+                break
+            time.sleep(0.3)
+        assert channels[0]["videos"] == 1, (channels, up.poll() or "running")
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    assert "stopping" in output

@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from peewee import DatabaseError
+
 from . import sources, store
 from .catalog import list_catalog
 from .config import Settings
@@ -97,6 +99,11 @@ def poll_channel(
         return _poll(channel, now, settings, bounds)
     except PollError as exc:
         return _fail(channel, now, bounds, exc, rng, lease=settings.claim_lease if retrying else 0)
+    except DatabaseError:
+        # A locked or restarting database: Dramatiq retries the message. This
+        # attempt did not crash its worker, so it must not count as one.
+        store.forget_attempt(channel_id)
+        raise
 
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:

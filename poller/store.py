@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from peewee import Cast, Value, chunked
+from peewee import Cast, DatabaseError, Value, chunked
 
 from .gating import should_download
 from .models import (
@@ -66,6 +66,17 @@ def begin_attempt(channel_id: int) -> Channel | None:
     with db.atomic():
         rows = list(query.execute())
     return rows[0] if rows else None
+
+
+def forget_attempt(channel_id: int) -> None:
+    """Undo `begin_attempt` after a database error, if the database lets us."""
+    try:
+        with db.atomic():
+            Channel.update(poll_attempts=Channel.poll_attempts - 1).where(
+                (Channel.id == channel_id) & (Channel.poll_attempts > 0)
+            ).execute()
+    except DatabaseError:
+        pass  # the retry starts one attempt higher; MAX_ATTEMPTS leaves room
 
 
 def upload_times(channel: Channel) -> list[float]:

@@ -235,3 +235,23 @@ def test_an_unsubscribed_channel_is_skipped(feeds: FeedServer, settings) -> None
     Channel.update(next_poll_at=None).execute()
     assert poll(channel, settings).outcome == pipeline.SKIPPED
     assert feeds.hits == {}
+
+
+def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
+    feeds: FeedServer, settings, monkeypatch
+) -> None:
+    from peewee import OperationalError
+
+    from poller import store
+
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "save_new", locked)
+    with pytest.raises(OperationalError):
+        poll(channel, settings)
+    assert Channel.get_by_id(channel.id).poll_attempts == 0

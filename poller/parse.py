@@ -83,6 +83,10 @@ def parse_feed(body: bytes) -> ParsedFeed:
                 published_at=_epoch(raw.get("published_parsed") or raw.get("updated_parsed")),
             )
         )
+    if parsed.bozo and parsed.entries and not entries:
+        # Broken XML that yielded entries without ids: nothing we can track.
+        reason = clean_text(str(parsed.get("bozo_exception") or "ill-formed"), 200)
+        raise PermanentError(f"not a feed: ill-formed and no entry has an id ({reason})")
     return ParsedFeed(title=clean_text(parsed.feed.get("title") or ""), entries=entries)
 
 

@@ -12,6 +12,8 @@ from xml.etree.ElementTree import Element
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
+from .errors import PermanentError
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 YT = "{http://www.youtube.com/xml/schemas/2015}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
@@ -24,10 +26,16 @@ def scan_ids(body: bytes) -> list[str] | None:
     Returns:
         The ids, possibly empty; None when the body is not well-formed XML
         or not a feed we know, so the caller falls back to a full parse.
+
+    Raises:
+        PermanentError: the body declares XML entities, which no feed needs
+            and an expansion bomb does.
     """
     try:
         root = fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError):
+    except DefusedXmlException as exc:
+        raise PermanentError(f"refused: the feed declares XML entities ({exc})") from None
+    except (ParseError, ValueError):
         return None
     if root.tag == ATOM + "feed":
         return [i for i in map(_atom_id, root.iterfind(ATOM + "entry")) if i]

@@ -57,13 +57,19 @@ def test_scan_gives_up_on_ill_formed_xml_so_parse_runs() -> None:
     assert scan_ids(b"<html><body>not a feed</body></html>") is None
 
 
-def test_scan_refuses_entity_expansion() -> None:
+def test_scan_refuses_entity_declarations() -> None:
     bomb = (
         b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
         b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
         b"<rss><channel><item><guid>&lol2;</guid></item></channel></rss>"
     )
-    assert scan_ids(bomb) is None
+    with pytest.raises(PermanentError, match="declares XML entities"):
+        scan_ids(bomb)
+
+
+def test_ill_formed_xml_without_usable_entries_is_refused() -> None:
+    with pytest.raises(PermanentError, match="no entry has an id"):
+        parse_feed(b"<rss version='2.0'><channel><item><title>unclosed")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (DATA / "illformed").glob("*.xml")))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from dramatiq import Middleware
+from peewee import SqliteDatabase
+from playhouse.pool import PooledDatabase
 
 from .models import db
 
@@ -12,11 +14,15 @@ log = logging.getLogger(__name__)
 
 
 class DatabaseConnection(Middleware):
-    """Open the thread's peewee connection for a message and close it after.
+    """Open the thread's peewee connection for a message; end its transaction after.
 
-    Each worker thread gets its own connection (peewee keeps one per thread);
-    closing it after every message hands it back to the pool on PostgreSQL
-    and means a failed message never leaves a transaction open for the next.
+    Each worker thread gets its own connection (peewee keeps one per thread).
+    After every message an open transaction is rolled back, so a failed
+    message never leaves one open for the next. On PostgreSQL the connection
+    then goes back to the pool. A SQLite connection stays open for the
+    thread's next message: opening one runs three PRAGMAs and closing the
+    last one checkpoints the WAL, which together cost more than an unchanged
+    poll's queries (the benchmark: ~1 ms of the ~2.7 ms of CPU a poll took).
     """
 
     def before_process_message(self, broker, message):
@@ -32,8 +38,18 @@ class DatabaseConnection(Middleware):
     def _close() -> None:
         if db.is_closed():
             return
+        keep = _keeps_connections()
         try:
-            if db.in_transaction():
+            if db.in_transaction() or db.connection().in_transaction:
                 db.rollback()
+        except Exception:
+            keep = False
+            raise
         finally:
-            db.close()
+            if not keep:
+                db.close()
+
+
+def _keeps_connections() -> bool:
+    """True for a plain SQLite file: its connections are kept per thread."""
+    return isinstance(db.obj, SqliteDatabase) and not isinstance(db.obj, PooledDatabase)

@@ -294,6 +294,7 @@ class World:
         self.feeds: FeedProcess | None = None
         self.workers: Workers | None = None
         self._noop_socket: socket.socket | None = None
+        self.profile_dir: Path | None = None  # py-spy the measured rounds' workers into here
         try:
             self.feeds = FeedProcess(channels, uploads, latency, validators)
             self.database_url = self._database(database_url)
@@ -474,6 +475,7 @@ class World:
         *,
         timeout: float = 600,
         interval: float = 0.05,
+        profile: str = "",
     ) -> dict[str, float]:
         """Make channels due, fan them out with the real tick, wait for every poll.
 
@@ -483,6 +485,7 @@ class World:
         from ..tick import fan_out
 
         self.make_due(ids)
+        spies = self._spy(profile) if profile else []
         feed_cpu, worker_cpu = self.feeds.cpu(), self.workers.cpu() if self.workers else 0.0
         since = time.time()
         started = time.perf_counter()
@@ -502,6 +505,9 @@ class World:
                 )
             time.sleep(interval)
         elapsed = time.perf_counter() - started
+        for spy in spies:
+            spy.send_signal(2)
+            spy.wait(30)
         return {
             "seconds": elapsed,
             "polls": polled + failed,
@@ -510,6 +516,29 @@ class World:
             "feed_cpu": (self.feeds.cpu() - feed_cpu) / elapsed,
             "worker_cpu": ((self.workers.cpu() if self.workers else 0.0) - worker_cpu) / elapsed,
         }
+
+    def _spy(self, name: str) -> list[subprocess.Popen]:
+        """Start py-spy on every worker process; the round stops them (SIGINT)."""
+        if self.profile_dir is None or self.workers is None:
+            return []
+        if shutil.which("py-spy") is None and not Path(sys.executable).with_name("py-spy").exists():
+            log("--profile: py-spy is not installed (pip install py-spy)")
+            return []
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        spies = []
+        for pid in self.workers.pids():
+            out = self.profile_dir / f"{name}-{pid}.txt"
+            spies.append(
+                subprocess.Popen(
+                    [spy, "record", "-p", str(pid), "-f", "raw", "-r", "250", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        log(f"profiling {len(spies)} worker process(es) into {self.profile_dir}")
+        time.sleep(0.5)
+        return spies
 
     def noop_rate(self, messages: int, timeout: float = 300) -> dict[str, float]:
         """Send `messages` no-op messages through the poll workers' broker and time them."""

@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             help=f"{text} (default {default}; --quick {quick})",
         )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy the worker processes during the measured rounds (raw stacks into DIR)",
+    )
     parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
 
 
@@ -94,16 +99,19 @@ def _format(value: Any) -> str:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     rows = [("SCENARIO", "MEASURE", "VALUE", "TARGET", "OK")]
+    notes = []
     for result in results:
         for m in result["metrics"]:
             ok = "" if m["ok"] is None else ("yes" if m["ok"] else "NO")
             value = _format(m["value"]) + (f" {m['unit']}" if m["unit"] else "")
             rows.append((result["scenario"], m["name"], value, m["target"], ok))
         if result.get("note"):
-            rows.append((result["scenario"], "note: " + result["note"], "", "", ""))
+            notes.append(f"{result['scenario']}: {result['note']}")
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for note in notes:
+        print(f"  * {note}")
 
 
 def _context(args: argparse.Namespace, sizes: dict[str, Any]) -> dict[str, Any]:
@@ -122,13 +130,18 @@ def _context(args: argparse.Namespace, sizes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _world(args: argparse.Namespace, **kwargs: Any):
+    from pathlib import Path
+
     from .env import World
 
-    return World(
+    world = World(
         database_url=args.database_url,
         broker_url=os.environ.get("TUBEPOLLER_BROKER_URL") or None,
         **kwargs,
     )
+    if args.profile:
+        world.profile_dir = Path(args.profile)
+    return world
 
 
 def _workers(world, sizes: dict[str, Any], processes: int | None = None):
@@ -186,7 +199,7 @@ def scenario_steady(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
         _warm(world, ids)
         world.feeds.control("upload", share=s["change_share"])
         log(f"steady: {n} polls, {s['change_share']:.0%} with a new video")
-        polled = world.poll_round()
+        polled = world.poll_round(profile="steady")
         log(f"steady: {s['noop_messages']} no-op messages")
         ceiling = world.noop_rate(s["noop_messages"])
         ratio = polled["rate"] / reference["rate"]
@@ -223,7 +236,7 @@ def scenario_304(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
         world.feeds.control("set", validators=1)
         log("304: a round to store the validators, then the measured round")
         world.poll_round()
-        answered = world.poll_round()
+        answered = world.poll_round(profile="304")
         not_modified = (
             Channel.select().where(Channel.last_outcome == "not_modified").count()
         )
@@ -466,6 +479,8 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
     flags = ["--quick"] if args.quick else []
     if args.database_url:
         flags += ["--database-url", args.database_url]
+    if args.profile:
+        flags += ["--profile", args.profile]
     for name in SIZES:
         if getattr(args, name) is not None:
             flags += ["--" + name.replace("_", "-"), str(getattr(args, name))]

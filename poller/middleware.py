@@ -40,7 +40,10 @@ class DatabaseConnection(Middleware):
             return
         keep = _keeps_connections()
         try:
-            if db.in_transaction() or db.connection().in_transaction:
+            # sqlite3 connections say whether a transaction is open; a
+            # psycopg2 one has no such attribute, and the pool rolls back a
+            # connection handed back mid-transaction by itself.
+            if db.in_transaction() or getattr(db.connection(), "in_transaction", False):
                 db.rollback()
         except Exception:
             keep = False

@@ -15,6 +15,7 @@ import pytest
 
 from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video
+from poller.pipeline import MAX_ATTEMPTS
 from tests.helpers import counts, make_user, subscribe
 from tests.integration.procs import BOTH_DATABASES, Cluster, catalog_path, feed_path, hits_of
 
@@ -206,6 +207,42 @@ def test_a_poll_killed_mid_message_is_redelivered_without_duplicates(
     assert done.cataloged_at is not None and done.claimed_until == 0
     assert feeds.hits[feed_path(source.id)] == 2  # one fetch per delivery
     cluster.wait(lambda: drained(cluster), "the redelivered message to be acknowledged")
+
+
+@pytest.mark.slow
+def test_a_poll_that_keeps_killing_its_worker_is_given_up(
+    cluster: Cluster, feeds: FeedServer
+) -> None:
+    # Dramatiq does not count a redelivery after SIGKILL as a retry: without
+    # the attempt counter in the database this message would loop forever.
+    source = feeds.add_channel()
+    source.upload()
+    source.delay = 30.0  # every delivery hangs in the fetch until its worker dies
+    poisoned = subscribe(make_user(), youtube_url(source.id))
+    cluster.sender.poll(poisoned.id)
+
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        worker = cluster.start_worker("poll", threads=1)
+        cluster.wait(
+            lambda n=attempt: feeds.hits.get(feed_path(source.id), 0) >= n,
+            f"delivery {attempt} to fetch the feed",
+        )
+        assert channel(poisoned.id).poll_attempts == attempt
+        worker.kill()
+
+    last = cluster.start_worker("poll", threads=1)
+    given_up = cluster.wait(
+        lambda: (c := channel(poisoned.id)).last_outcome == "failed" and c,
+        "the poll to be given up",
+    )
+    cluster.wait(lambda: drained(cluster), "the message to be acknowledged, not redelivered")
+
+    assert "stopped its worker" in given_up.last_error
+    assert given_up.poll_attempts == 0 and given_up.consecutive_failures == 1
+    assert given_up.next_poll_at > time.time() and given_up.claimed_until == 0
+    assert feeds.hits[feed_path(source.id)] == MAX_ATTEMPTS  # the last delivery did not fetch
+    assert video_ids(poisoned.id) == []
+    assert f"poll channel={poisoned.id} failed" in last.text()
 
 
 @pytest.mark.slow

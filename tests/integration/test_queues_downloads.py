@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from poller.bench.feedserver import MEDIA, FeedServer
-from poller.models import COMPLETE, NOT_WANTED, Channel, Video
+from poller.models import COMPLETE, NOT_WANTED, PENDING, Channel, Video
 from tests.helpers import make_user, subscribe
 from tests.integration.procs import ALL_QUEUES, BOTH_DATABASES, Cluster
 
@@ -44,7 +44,6 @@ def test_a_new_upload_is_downloaded_by_the_download_worker(
         source.upload(published=time.time() - 86400)
     subscribed = subscribe(make_user(), f"https://www.youtube.com/channel/{source.id}")
     polls = cluster.start_worker("poll", threads=2)
-    downloads = cluster.start_worker("downloads", threads=1)
 
     cluster.sender.poll(subscribed.id)
     cluster.wait(
@@ -58,6 +57,16 @@ def test_a_new_upload_is_downloaded_by_the_download_worker(
 
     new_id = source.upload()
     cluster.sender.poll(subscribed.id)
+    # No download worker yet: the poll marks the video and its message waits.
+    cluster.wait(
+        lambda: Video.get_or_none(
+            (Video.external_id == new_id) & (Video.download_status == PENDING)
+        ),
+        "the poll to mark the new upload pending",
+    )
+    cluster.wait(lambda: cluster.vhost.queues().get("downloads") == (1, 0), "a download message")
+
+    downloads = cluster.start_worker("downloads", threads=1)
     video = cluster.wait(
         lambda: Video.get_or_none(
             (Video.external_id == new_id) & (Video.download_status == COMPLETE)

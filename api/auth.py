@@ -1,0 +1,56 @@
+"""Bearer-token authentication, in one place for every route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from poller.models import User
+from poller.subscriptions import user_for_token
+
+MAX_TOKEN = 512  # tokens are 43 characters; anything far longer is not one
+
+
+class Authenticate:
+    """Set ``req.context.user`` from ``Authorization: Bearer <token>``, or answer 401.
+
+    Runs in `process_resource`, after routing, so an unknown path is a 404 and
+    a resource marked ``public = True`` (the health check) needs no token.
+    The token is looked up by its SHA-256; `user_for_token` compares in
+    constant time.
+    """
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict
+    ) -> None:
+        if resource is None or getattr(resource, "public", False):
+            return
+        scheme, _, token = (req.auth or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise falcon.HTTPUnauthorized(
+                title="Authentication required",
+                description="send 'Authorization: Bearer <token>'; "
+                "`tubepoller user add NAME` prints a token",
+                challenges=["Bearer"],
+            )
+        user = user_for_token(token) if len(token) <= MAX_TOKEN else None
+        if user is None:
+            raise falcon.HTTPUnauthorized(
+                title="Invalid token",
+                description="the bearer token is not valid",
+                challenges=['Bearer error="invalid_token"'],
+            )
+        req.context.user = user
+
+
+def current_user(req: falcon.Request) -> User:
+    """Return the authenticated caller of a request."""
+    return req.context.user
+
+
+def require_admin(req: falcon.Request) -> None:
+    """Answer 403 unless the caller is an admin."""
+    if not current_user(req).is_admin:
+        raise falcon.HTTPForbidden(description="only an admin may use scope=all")

@@ -1,0 +1,1 @@
+"""The API's resources: one noun class per module, collaborators passed in."""

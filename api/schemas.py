@@ -1,0 +1,158 @@
+"""JSON Schemas of the API's bodies: validated on the way in, published in the OpenAPI document.
+
+JSON Schema 2020-12, as OpenAPI 3.1 uses it: a nullable value is
+``{"type": [T, "null"]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from poller.models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
+
+from .routes import MAX_ID
+
+Schema = dict[str, Any]
+
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+TEXT_OR_NULL: Schema = {"type": ["string", "null"]}
+MODE: Schema = {"type": "string", "enum": list(MODES)}
+DOWNLOAD_STATUS: Schema = {"type": "string", "enum": list(DOWNLOAD_STATES)}
+OUTCOMES = ["not_modified", "unchanged", "new", "failed"]
+
+# Request bodies: `bodies.check` enforces exactly these keywords.
+SUBSCRIBE: Schema = {
+    "type": "object",
+    "properties": {
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2048,
+            "description": "A YouTube /channel/UC… URL or an http(s) RSS/Atom feed URL.",
+        },
+        "mode": {**MODE, "default": FUTURE_ONLY},
+    },
+    "required": ["url"],
+    "additionalProperties": False,
+}
+CHANGE_MODE: Schema = {
+    "type": "object",
+    "properties": {"mode": MODE},
+    "required": ["mode"],
+    "additionalProperties": False,
+}
+
+
+def _object(properties: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+    }
+
+
+ERROR = _object({"title": {"type": "string"}, "description": TEXT_OR_NULL})
+CHANNEL = _object(
+    {
+        "id": ID,
+        "kind": {"type": "string", "enum": ["youtube", "feed"]},
+        "url": {"type": "string"},
+        "title": {"type": "string"},
+        "last_polled_at": TIME,
+        "next_poll_at": TIME,
+        "interval_s": {"type": "integer"},
+        "consecutive_failures": {"type": "integer", "minimum": 0},
+        "last_error": TEXT_OR_NULL,
+        "last_error_at": TIME,
+        "last_outcome": TEXT_OR_NULL,
+        "cataloged": {"type": "boolean"},
+        "video_count": {"type": "integer", "minimum": 0},
+        "mode": {"type": ["string", "null"], "enum": [*MODES, None]},
+        "subscribed_at": TIME,
+        "subscribers": {"type": "integer", "minimum": 0, "description": "with scope=all only"},
+    },
+    optional=("subscribers",),
+)
+SUBSCRIBED: Schema = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Channel"},
+        _object({"poll_queued": {"type": "boolean"}}),
+    ]
+}
+VIDEO = _object(
+    {
+        "id": ID,
+        "channel_id": ID,
+        "external_id": {"type": "string"},
+        "title": {"type": "string"},
+        "url": {"type": "string"},
+        "published_at": TIME,
+        "discovered_at": TIME,
+        "backfill": {"type": "boolean"},
+        "download_status": DOWNLOAD_STATUS,
+        "download_error": TEXT_OR_NULL,
+    }
+)
+EVENT = _object(
+    {
+        "id": ID,
+        "kind": {"type": "string", "enum": ["new_episode", "catalog"]},
+        "channel_id": {"type": ["integer", "null"]},
+        "video_id": {"type": ["integer", "null"]},
+        "video": {
+            "type": ["object", "null"],
+            "properties": {
+                "id": ID,
+                "title": {"type": "string"},
+                "url": {"type": "string"},
+                "published_at": TIME,
+            },
+        },
+        "payload": {"type": "object"},
+        "created_at": TIME,
+    }
+)
+
+
+def _list(item: str, **extra: Schema) -> Schema:
+    return _object({"items": {"type": "array", "items": {"$ref": item}}, **extra})
+
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": ERROR,
+    "Health": _object({"database": {"type": "string"}, "broker": {"type": "string"}}),
+    "Subscribe": SUBSCRIBE,
+    "ChangeMode": CHANGE_MODE,
+    "Channel": CHANNEL,
+    "Subscribed": SUBSCRIBED,
+    "ChannelList": _list("#/components/schemas/Channel"),
+    "Enqueued": _object({"enqueued": {"type": "integer", "minimum": 0}}),
+    "PollQueued": _object(
+        {
+            "queued": {"type": "boolean"},
+            "outcome": {"type": "null", "description": "present (null) when ?wait timed out"},
+        },
+        optional=("outcome",),
+    ),
+    "PollOutcome": _object(
+        {
+            "queued": {"type": "boolean"},
+            "outcome": {"type": "string", "enum": OUTCOMES},
+            "videos": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}},
+            "error": TEXT_OR_NULL,
+        }
+    ),
+    "Video": VIDEO,
+    "VideoPage": _list(
+        "#/components/schemas/Video",
+        next={"type": ["string", "null"], "description": "the cursor of the next page"},
+    ),
+    "DownloadQueued": _object({"queued": {"type": "boolean"}, "download_status": DOWNLOAD_STATUS}),
+    "Event": EVENT,
+    "EventList": _list(
+        "#/components/schemas/Event",
+        last_id={"type": "integer", "minimum": 0, "description": "pass as ?after next time"},
+    ),
+    "OpenAPI": {"type": "object"},
+}

@@ -1,0 +1,201 @@
+"""Videos: the caller's feed and a channel's list, cursor-paginated; downloads on demand."""
+
+from __future__ import annotations
+
+import pytest
+from dramatiq.errors import ConnectionClosed
+
+from poller.broker import DOWNLOAD_QUEUE
+from poller.models import COMPLETE, DOWNLOADING, FAILED, PENDING, User, UserVideoRef, Video
+from tests.api.support import Caller, Feed, queued
+
+DAY = 86400.0
+NOW = 1_750_000_000.0
+
+
+def add_video(
+    channel_id: int,
+    name: str,
+    published: float | None,
+    *users: User,
+    discovered: float = NOW,
+    status: str = "none",
+) -> int:
+    video = Video.create(
+        channel=channel_id,
+        external_id=name,
+        title=name,
+        url=f"http://127.0.0.1/{name}",
+        published_at=published,
+        discovered_at=discovered,
+        download_status=status,
+        updated_at=discovered,
+    )
+    for user in users:
+        UserVideoRef.create(user=user, video=video, created_at=discovered)
+    return video.id
+
+
+def titles(result) -> list[str]:
+    assert result.status_code == 200, result.text
+    return [v["title"] for v in result.json["items"]]
+
+
+def every_page(caller: Caller, path: str, **params: object) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        result = caller.get(path, params=query)
+        seen += titles(result)
+        cursor = result.json["next"]
+        if cursor is None:
+            return seen
+
+
+@pytest.fixture
+def channel(alice: Caller, feed: Feed) -> int:
+    """Alice's channel with five videos: dated, undated and two with the same date."""
+    channel_id = alice.subscribe(feed.url)
+    add_video(channel_id, "d-oldest", NOW - 5 * DAY, alice.user)
+    add_video(channel_id, "b-tie-1", NOW - 2 * DAY, alice.user)
+    add_video(channel_id, "b-tie-2", NOW - 2 * DAY, alice.user)
+    add_video(channel_id, "c-undated", None, alice.user, discovered=NOW - 3 * DAY)
+    add_video(channel_id, "a-newest", NOW - 1 * DAY, alice.user)
+    return channel_id
+
+
+ORDER = ["a-newest", "b-tie-2", "b-tie-1", "c-undated", "d-oldest"]
+
+
+def test_the_feed_is_newest_first_by_publication_or_discovery(alice: Caller, channel: int) -> None:
+    result = alice.get("/api/videos")
+
+    assert titles(result) == ORDER
+    assert result.json["next"] is None
+    first = result.json["items"][0]
+    assert first["channel_id"] == channel and first["download_status"] == "none"
+    assert first["published_at"].endswith("Z")
+
+
+def test_pages_follow_the_cursor_to_the_end(alice: Caller, channel: int) -> None:
+    assert every_page(alice, "/api/videos", limit=2) == ORDER
+    assert every_page(alice, f"/api/channels/{channel}/videos", limit=1) == ORDER
+
+
+def test_paging_is_stable_while_videos_arrive(alice: Caller, channel: int) -> None:
+    first = alice.get("/api/videos", params={"limit": 2})
+    assert titles(first) == ORDER[:2]
+    # Meanwhile: a new upload, one more with the cursor's own date, and an old one.
+    add_video(channel, "z-new-upload", NOW, alice.user)
+    add_video(channel, "b-tie-3", NOW - 2 * DAY, alice.user)
+    add_video(channel, "e-backfill", NOW - 9 * DAY, alice.user)
+
+    rest = every_page(alice, "/api/videos", limit=2, cursor=first.json["next"])
+
+    # Nothing repeats, nothing the first page promised is skipped; the new
+    # upload and the newer tie sort before the cursor: a fresh first page has them.
+    assert rest == ORDER[2:] + ["e-backfill"]
+    assert titles(alice.get("/api/videos", params={"limit": 2})) == ["z-new-upload", "a-newest"]
+
+
+def test_the_feed_holds_only_the_callers_references(
+    alice: Caller, bob: Caller, channel: int, feeds
+) -> None:
+    bobs = bob.subscribe(Feed(feeds, "bobs").url)
+    add_video(bobs, "bobs-video", NOW, bob.user)
+
+    assert "bobs-video" not in titles(alice.get("/api/videos"))
+    assert titles(bob.get("/api/videos")) == ["bobs-video"]
+    assert bob.get(f"/api/channels/{channel}/videos").status_code == 404
+
+
+def test_status_filters_by_download_state(alice: Caller, channel: int) -> None:
+    add_video(channel, "fetched", NOW - 4 * DAY, alice.user, status=COMPLETE)
+
+    assert titles(alice.get("/api/videos", params={"status": "complete"})) == ["fetched"]
+    assert titles(alice.get(f"/api/channels/{channel}/videos", params={"status": "pending"})) == []
+    result = alice.get("/api/videos", params={"status": "done"})
+    assert result.status_code == 400 and "status" in result.json["description"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=201",
+        "limit=ten",
+        "cursor=not-a-cursor",
+        "cursor=WzEsMl0",  # base64 of [1,2]: fine
+        "cursor=WyJ4IiwxXQ",  # ["x",1]
+        "cursor=WzEsOTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ",  # an id beyond 64 bits
+    ],
+)
+def test_a_bad_limit_or_cursor_is_a_400(alice: Caller, channel: int, query: str) -> None:
+    result = alice.get("/api/videos", query_string=query)
+    expected = 200 if query == "cursor=WzEsMl0" else 400
+    assert result.status_code == expected, result.text
+
+
+def test_a_download_is_marked_and_queued(alice: Caller, channel: int, broker) -> None:
+    video_id = Video.get(Video.title == "a-newest").id
+
+    result = alice.post(f"/api/videos/{video_id}/download")
+
+    assert (result.status_code, result.json) == (202, {"queued": True, "download_status": PENDING})
+    assert Video.get_by_id(video_id).download_status == PENDING
+    assert queued(broker, DOWNLOAD_QUEUE) == [(video_id,)]
+    again = alice.post(f"/api/videos/{video_id}/download")
+    assert (again.status_code, again.json) == (202, {"queued": False, "download_status": PENDING})
+    assert len(queued(broker, DOWNLOAD_QUEUE)) == 1
+
+
+@pytest.mark.parametrize("status", [DOWNLOADING, COMPLETE])
+def test_a_video_downloading_or_downloaded_is_a_409(
+    alice: Caller, channel: int, broker, status: str
+) -> None:
+    video_id = add_video(channel, "busy", NOW, alice.user, status=status)
+
+    result = alice.post(f"/api/videos/{video_id}/download")
+
+    assert result.status_code == 409 and status in result.json["description"]
+    assert queued(broker, DOWNLOAD_QUEUE) == []
+
+
+def test_a_failed_download_can_be_asked_for_again(alice: Caller, channel: int, broker) -> None:
+    video_id = add_video(channel, "broken", NOW, alice.user, status=FAILED)
+    assert alice.post(f"/api/videos/{video_id}/download").status_code == 202
+
+
+def test_only_a_referenced_video_can_be_downloaded(
+    alice: Caller, bob: Caller, channel: int, broker
+) -> None:
+    video_id = Video.get(Video.title == "a-newest").id
+
+    assert bob.post(f"/api/videos/{video_id}/download").status_code == 404
+    assert alice.post("/api/videos/999999/download").status_code == 404
+    assert Video.get_by_id(video_id).download_status == "none"
+
+
+def test_a_download_the_broker_refuses_is_a_503_and_stays_wanted(
+    alice: Caller, channel: int, broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poller import actors
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ConnectionClosed(OSError("connection refused"))
+
+    monkeypatch.setattr(actors.download_video, "send", refuse)
+    video_id = Video.get(Video.title == "a-newest").id
+
+    result = alice.post(f"/api/videos/{video_id}/download")
+
+    assert result.status_code == 503
+    assert Video.get_by_id(video_id).download_status == PENDING  # the sweep re-sends it
+
+
+def test_a_new_subscriber_sees_what_is_cataloged(
+    alice: Caller, bob: Caller, feed: Feed, channel: int
+) -> None:
+    bob.subscribe(feed.url)
+    assert titles(bob.get("/api/videos")) == ORDER

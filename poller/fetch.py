@@ -171,7 +171,15 @@ def _get(
             raise TransientError(f"HTTP {r.status} from {host}", retry_after_s=retry_after)
         if r.status != 304 and not 200 <= r.status < 300:
             raise PermanentError(f"HTTP {r.status} from {host}")
-        body = b"" if r.status == 304 else _read_body(r, found, host, max_bytes)
+        if r.status == 304:
+            # A 304 has no body, but httpcore returns the connection to the
+            # pool only once the response is read to its end: unread, every
+            # 304 poll would open a new connection.
+            for _ in r.iter_stream():
+                pass
+            body = b""
+        else:
+            body = _read_body(r, found, host, max_bytes)
     return FetchResult(
         status=r.status,
         body=body,

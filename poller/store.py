@@ -63,8 +63,10 @@ def begin_attempt(channel_id: int) -> Channel | None:
         .where(Channel.id == channel_id)
         .returning(Channel)
     )
-    with db.atomic():
-        rows = list(query.execute())
+    # One statement, committed on its own (peewee runs in autocommit mode):
+    # no BEGIN/COMMIT round trips while SQLite's write lock is held, which a
+    # busy worker stretches by waiting for the GIL between them.
+    rows = list(query.execute())
     return rows[0] if rows else None
 
 

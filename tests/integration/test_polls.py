@@ -19,7 +19,13 @@ from poller.pipeline import MAX_ATTEMPTS
 from tests.helpers import counts, make_user, subscribe
 from tests.integration.procs import BOTH_DATABASES, Cluster, catalog_path, feed_path, hits_of
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.usefixtures("conn"), BOTH_DATABASES]
+# Every test here runs real worker processes: all of them are slow.
+pytestmark = [
+    pytest.mark.rabbitmq,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("conn"),
+    BOTH_DATABASES,
+]
 
 # The poll state a poll may change even when it finds nothing.
 RESCHEDULING = {
@@ -68,7 +74,6 @@ def drained(cluster: Cluster, queue: str = "poll") -> bool:
     return cluster.vhost.queues().get(queue) == (0, 0)
 
 
-@pytest.mark.slow
 def test_a_slow_channel_does_not_delay_the_others(cluster: Cluster, feeds: FeedServer) -> None:
     user = make_user()
     slow_source = feeds.add_channel()
@@ -177,7 +182,6 @@ def test_a_304_does_no_parse_and_no_write_beyond_rescheduling(
     assert second.next_poll_at > time.time() and second.claimed_until == 0
 
 
-@pytest.mark.slow
 def test_a_poll_killed_mid_message_is_redelivered_without_duplicates(
     cluster: Cluster, feeds: FeedServer
 ) -> None:
@@ -209,7 +213,6 @@ def test_a_poll_killed_mid_message_is_redelivered_without_duplicates(
     cluster.wait(lambda: drained(cluster), "the redelivered message to be acknowledged")
 
 
-@pytest.mark.slow
 def test_a_poll_that_keeps_killing_its_worker_is_given_up(
     cluster: Cluster, feeds: FeedServer
 ) -> None:
@@ -245,7 +248,6 @@ def test_a_poll_that_keeps_killing_its_worker_is_given_up(
     assert f"poll channel={poisoned.id} failed" in last.text()
 
 
-@pytest.mark.slow
 def test_a_tick_through_rabbitmq_polls_each_due_channel_once(
     cluster: Cluster, feeds: FeedServer
 ) -> None:

@@ -12,14 +12,20 @@ from poller.models import COMPLETE, NOT_WANTED, PENDING, Channel, Video
 from tests.helpers import make_user, subscribe
 from tests.integration.procs import ALL_QUEUES, BOTH_DATABASES, Cluster
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.usefixtures("conn"), BOTH_DATABASES]
+# Every test here runs real worker processes: all of them are slow.
+pytestmark = [
+    pytest.mark.rabbitmq,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("conn"),
+    BOTH_DATABASES,
+]
 
 
 def test_poll_and_downloads_are_separate_queues(cluster: Cluster) -> None:
     polls = cluster.start_worker("poll", threads=2)
-    cluster.wait(lambda: "poll" in cluster.vhost.queues(), "the poll worker to declare its queue")
+    poll_queues = {"poll", "poll.DQ", "poll.XQ"}
+    cluster.wait(lambda: poll_queues <= set(cluster.vhost.queues()), "the poll worker's queues")
     queues = cluster.vhost.queues()
-    assert {"poll", "poll.DQ", "poll.XQ"} <= set(queues)
     assert not any(name.startswith("downloads") for name in queues)  # not a poll worker's
 
     # The real actor, as the poll worker calls it: where does its message go?
@@ -35,7 +41,6 @@ def test_poll_and_downloads_are_separate_queues(cluster: Cluster) -> None:
     assert "download video=" not in polls.text()
 
 
-@pytest.mark.slow
 def test_a_new_upload_is_downloaded_by_the_download_worker(
     cluster: Cluster, feeds: FeedServer, tmp_path: Path
 ) -> None:

@@ -63,6 +63,25 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def machine_busy() -> tuple[float, float]:
+    """Return (busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def broker_pid() -> int | None:
+    """Return the pid of a local RabbitMQ (beam.smp), if there is one."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "beam.smp":
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
 def children(pid: int) -> list[int]:
     """Return the direct children of a process."""
     found: list[int] = []
@@ -161,9 +180,7 @@ class Rabbit:
 
     @staticmethod
     def _ctl(*args: str) -> None:
-        subprocess.run(
-            ["rabbitmqctl", *args], check=True, capture_output=True, timeout=60
-        )
+        subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
     def _purge(self) -> None:
         import pika
@@ -335,7 +352,7 @@ class World:
     def child_env(self) -> dict[str, str]:
         env = {**os.environ, **self.env()}
         if self._noop_socket is not None:
-            env["TUBEPOLLER_BENCH_NOOP_ADDR"] = "%s:%d" % self._noop_socket.getsockname()
+            env["TUBEPOLLER_BENCH_NOOP_ADDR"] = "{}:{}".format(*self._noop_socket.getsockname())
         return env
 
     def _configure(self) -> None:
@@ -345,7 +362,7 @@ class World:
         self._noop_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._noop_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self._noop_socket.bind(("127.0.0.1", 0))
-        os.environ["TUBEPOLLER_BENCH_NOOP_ADDR"] = "%s:%d" % self._noop_socket.getsockname()
+        os.environ["TUBEPOLLER_BENCH_NOOP_ADDR"] = "{}:{}".format(*self._noop_socket.getsockname())
         import logging
 
         from .. import config
@@ -487,6 +504,9 @@ class World:
         self.make_due(ids)
         spies = self._spy(profile) if profile else []
         feed_cpu, worker_cpu = self.feeds.cpu(), self.workers.cpu() if self.workers else 0.0
+        rabbit = broker_pid() if self.rabbit else None
+        rabbit_cpu = cpu_seconds(rabbit) if rabbit else 0.0
+        busy, total = machine_busy()
         since = time.time()
         started = time.perf_counter()
         sent = fan_out(
@@ -505,10 +525,13 @@ class World:
                 )
             time.sleep(interval)
         elapsed = time.perf_counter() - started
+        busy_after, total_after = machine_busy()
         for spy in spies:
             spy.send_signal(2)
             spy.wait(30)
         return {
+            "machine_busy": (busy_after - busy) / max(1, total_after - total),
+            "broker_cpu": (cpu_seconds(rabbit) - rabbit_cpu) / elapsed if rabbit else 0.0,
             "seconds": elapsed,
             "polls": polled + failed,
             "failed": failed,
@@ -531,7 +554,19 @@ class World:
             out = self.profile_dir / f"{name}-{pid}.txt"
             spies.append(
                 subprocess.Popen(
-                    [spy, "record", "-p", str(pid), "-f", "raw", "-r", "250", "-o", str(out)],
+                    [
+                        spy,
+                        "record",
+                        "--nonblocking",
+                        "-p",
+                        str(pid),
+                        "-f",
+                        "raw",
+                        "-r",
+                        "200",
+                        "-o",
+                        str(out),
+                    ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

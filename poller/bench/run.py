@@ -38,7 +38,7 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
     "slow": (5, 2, "slow channels (fairness)"),
     "slow_seconds": (10.0, 1.0, "how long a slow channel's feed takes (fairness)"),
     "processes": (2, 1, "worker processes (RabbitMQ)"),
-    "threads": (8, 4, "threads per worker process"),
+    "threads": (16, 4, "threads per worker process (a poll mostly waits: more than cores)"),
 }
 
 
@@ -155,8 +155,8 @@ def _warm(world, ids: list[int]) -> None:
 
 
 def scenario_fanout(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
-    from .env import log
     from ..tick import fan_out
+    from .env import log
 
     count = s["fanout_channels"]
     with _world(args, channels=0, uploads=0) as world:
@@ -174,8 +174,9 @@ def scenario_fanout(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
             "scenario": "fanout",
             "metrics": [
                 metric("due channels claimed+enqueued", rate, "/s", ">= 5,000/s", rate >= 5000),
-                metric(f"one tick with {sent:,} due", elapsed, "s", "well inside 60 s",
-                       elapsed < 30),
+                metric(
+                    f"one tick with {sent:,} due", elapsed, "s", "well inside 60 s", elapsed < 30
+                ),
             ],
             "values": {"rate": rate, "seconds": elapsed, "sent": sent},
         }
@@ -213,6 +214,8 @@ def scenario_steady(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
                 metric("polls / ceiling", 100 * polled["rate"] / ceiling["rate"], "%"),
                 metric("feed server CPU during polls", 100 * polled["feed_cpu"], "% of a core"),
                 metric("worker CPU during polls", 100 * polled["worker_cpu"], "% of a core"),
+                metric("RabbitMQ CPU during polls", 100 * polled["broker_cpu"], "% of a core"),
+                metric("machine busy during polls", 100 * polled["machine_busy"], "% of all CPUs"),
                 metric("failed polls", polled["failed"], "", "0", polled["failed"] == 0),
             ],
             "values": {"polls": polled, "reference": reference, "noop": ceiling, "ratio": ratio},
@@ -237,9 +240,7 @@ def scenario_304(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
         log("304: a round to store the validators, then the measured round")
         world.poll_round()
         answered = world.poll_round(profile="304")
-        not_modified = (
-            Channel.select().where(Channel.last_outcome == "not_modified").count()
-        )
+        not_modified = Channel.select().where(Channel.last_outcome == "not_modified").count()
         ratio = answered["rate"] / steady["rate"]
         return {
             "scenario": "304",
@@ -249,6 +250,7 @@ def scenario_304(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
                 metric("304 / steady", ratio, "x", ">= 1.5x", ratio >= 1.5),
                 metric("polls that got a 304", not_modified, "", f"{n:,}", not_modified == n),
                 metric("feed server CPU during 304s", 100 * answered["feed_cpu"], "% of a core"),
+                metric("machine busy during 304s", 100 * answered["machine_busy"], "% of all CPUs"),
             ],
             "values": {"not_modified": answered, "steady": steady, "ratio": ratio},
         }
@@ -323,9 +325,7 @@ def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, A
             name = f"pod{videos}x{subscribers}"
             url = world.feeds.control("raw", _podcast(1), name=name)["url"]
             now = time.time()
-            users = [
-                subscriptions.add_user(f"{name}-{i}", now)[0] for i in range(subscribers)
-            ]
+            users = [subscriptions.add_user(f"{name}-{i}", now)[0] for i in range(subscribers)]
             feed = None
             for user in users:
                 feed = subscriptions.subscribe(user, url, "future_only", now, settings).channel
@@ -337,8 +337,13 @@ def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, A
         constant = len(set(per_scale.values())) == 1
         for (videos, subscribers), count in per_scale.items():
             rows.append(
-                metric(f"with V={videos} new, S={subscribers} subscribers", count, "",
-                       "same at every scale", constant)
+                metric(
+                    f"with V={videos} new, S={subscribers} subscribers",
+                    count,
+                    "",
+                    "same at every scale",
+                    constant,
+                )
             )
         return {
             "scenario": "queries",
@@ -396,9 +401,7 @@ def scenario_memory(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
 
     n = s["memory_channels"]
     rounds = max(2, s["memory_polls"] // n)
-    with _world(
-        args, channels=n, uploads=s["uploads"], latency=0.0, validators=False
-    ) as world:
+    with _world(args, channels=n, uploads=s["uploads"], latency=0.0, validators=False) as world:
         ids = world.populate()
         workers = _workers(world, s, processes=1)
         _warm(world, ids)
@@ -415,8 +418,13 @@ def scenario_memory(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
         return {
             "scenario": "memory",
             "metrics": [
-                metric(f"RSS after {rounds * n:,} polls", samples[-1], "MB", "<= 150 MB",
-                       samples[-1] <= 150),
+                metric(
+                    f"RSS after {rounds * n:,} polls",
+                    samples[-1],
+                    "MB",
+                    "<= 150 MB",
+                    samples[-1] <= 150,
+                ),
                 metric("growth, first half", first, "MB"),
                 metric("growth, second half", second, "MB", "flat", flat),
             ],
@@ -456,6 +464,8 @@ def scenario_scale(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any
                 metric("polls/s, 2 worker processes", rates[2]["rate"], "/s"),
                 metric("2 / 1", ratio, "x", ">= 1.6x", ratio >= 1.6),
                 metric("feed server CPU with 2", 100 * rates[2]["feed_cpu"], "% of a core"),
+                metric("machine busy with 1", 100 * rates[1]["machine_busy"], "% of all CPUs"),
+                metric("machine busy with 2", 100 * rates[2]["machine_busy"], "% of all CPUs"),
             ],
             "values": {"one": rates[1], "two": rates[2], "ratio": ratio},
         }

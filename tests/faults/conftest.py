@@ -1,0 +1,161 @@
+"""Fixtures of the fault suite: the integration machinery, with faults the test expects.
+
+Reuses `tests/integration/procs.py` (vhost, workers, sender, waits). The one
+difference from the integration `cluster` fixture: a fault test injects
+failures on purpose, so the workers may log the errors the fault causes
+(a lost broker connection, a restarting database). Each test lists the log
+fragments it expects in `cluster.expected`; any other ERROR or traceback in a
+worker's log still fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from poller.bench.feedserver import FeedServer
+from poller.models import Channel, Event, UserVideoRef, Video
+from tests.conftest import RABBITMQ, require_service
+from tests.integration.conftest import pytest_runtest_makereport  # noqa: F401 (worker logs)
+from tests.integration.procs import Cluster, Sender, Vhost, worker_env
+
+
+class FaultCluster(Cluster):
+    """A `Cluster` whose workers may log the errors the injected fault causes."""
+
+    expected: list[str]
+
+    def problems(self) -> list[str]:
+        found = []
+        for worker in self.workers:
+            text = worker.text()
+            # A traceback's lines come after its ERROR line; judge the whole record.
+            records = re.split(r"\n(?=\[\d{4}-\d\d-\d\d )", text)
+            for record in records:
+                bad = "Traceback (most recent call last)" in record or any(
+                    f"[{level}]" in record.split("\n", 1)[0] for level in ("ERROR", "CRITICAL")
+                )
+                if bad and not any(fragment in record for fragment in self.expected):
+                    found.append(f"{worker.name}: {record[:2000]}")
+        return found
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_vhost() -> Iterator[Vhost]:
+    """A vhost of the fault suite's own, deleted at the end."""
+    require_service("RabbitMQ", RABBITMQ)
+    vhost = Vhost.create()
+    yield vhost
+    vhost.delete()
+
+
+@pytest.fixture
+def cluster(
+    request: pytest.FixtureRequest,
+    rabbitmq_vhost: Vhost,
+    database_url: str,
+    feeds: FeedServer,
+    settings,
+    tmp_path: Path,
+) -> Iterator[FaultCluster]:
+    """Workers and a sender for one fault test; a claim lease of 10 s so lost work returns fast."""
+    rabbitmq_vhost.reset()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = worker_env(
+        broker_url=rabbitmq_vhost.url,
+        database_url=database_url,
+        youtube_url=feeds.base,
+        data_dir=tmp_path / "data",
+        extra={"TUBEPOLLER_CLAIM_LEASE": "10"},
+    )
+    sender = Sender(rabbitmq_vhost.url)
+    running = FaultCluster(env, logs, rabbitmq_vhost, sender)
+    running.expected = []
+    request.node.tubepoller_cluster = running
+    try:
+        yield running
+    finally:
+        running.stop()
+        sender.close()
+        rabbitmq_vhost.reset()
+    problems = running.problems()
+    assert not problems, "the workers logged unexpected errors:\n" + "\n".join(problems)
+
+
+# --- end-state checks shared by the fault tests -----------------------------------------
+
+
+def plain_feeds(feeds: FeedServer, count: int, uploads: int = 3) -> list[int]:
+    """Create `count` channels on the feed server with `uploads` old uploads; return numbers."""
+    now = time.time()
+    numbers = []
+    for _ in range(count):
+        source = feeds.add_channel()
+        for i in range(uploads):
+            source.upload(published=now - 86400 * (uploads - i))
+        numbers.append(source.number)
+    return numbers
+
+
+def polled(ids: Iterable[int]) -> int:
+    """How many of these channels have finished a poll."""
+    return (
+        Channel.select()
+        .where(Channel.id.in_(list(ids)) & Channel.last_polled_at.is_null(False))
+        .count()
+    )
+
+
+def assert_end_state(
+    feeds: FeedServer,
+    channel_sources: dict[int, int],
+    *,
+    subscribers: int = 1,
+    after: float,
+) -> None:
+    """Every channel polled once into the catalog: videos, refs, events exactly once, scheduled.
+
+    Args:
+        channel_sources: channel id → feed server channel number.
+        subscribers: how many users subscribe to each channel.
+        after: a time before the test's polls; every next poll must lie after it.
+    """
+    now = time.time()
+    expected_videos = 0
+    for channel_id, number in channel_sources.items():
+        source = feeds.channel(number)
+        stored = sorted(
+            v.external_id for v in Video.select().where(Video.channel == channel_id)
+        )
+        assert stored == sorted(u[0] for u in source.uploads), channel_id
+        expected_videos += len(stored)
+    ids = list(channel_sources)
+    assert Video.select().where(Video.channel.in_(ids)).count() == expected_videos
+    refs = UserVideoRef.select().join(Video).where(Video.channel.in_(ids)).count()
+    assert refs == expected_videos * subscribers
+    # A first poll catalogs quietly: one "catalog" event per subscriber and channel.
+    events = list(Event.select().where(Event.channel.in_(ids)))
+    assert len(events) == len(ids) * subscribers
+    assert len({e.dedup_key for e in events}) == len(events)
+    assert_scheduled(ids, after=after, now=now)
+
+
+def assert_scheduled(ids: list[int], *, after: float, now: float | None = None) -> None:
+    """Every channel has a next poll after `after`, and no claim outlives a lease."""
+    now = time.time() if now is None else now
+    bad = [
+        (c.id, c.next_poll_at, c.claimed_until, c.poll_attempts, c.last_error)
+        for c in Channel.select().where(Channel.id.in_(ids))
+        if c.next_poll_at is None
+        or c.next_poll_at <= after
+        or c.claimed_until > now + 10
+        or c.last_polled_at is None
+        or c.consecutive_failures
+        or c.poll_attempts
+    ]
+    assert not bad, f"{len(bad)} channels not rescheduled cleanly, e.g. {bad[:5]}"

@@ -7,6 +7,7 @@ when our deadline passes. `run_ytdlp` is shared with `poller.download`.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -28,6 +29,18 @@ BASE_ARGS = (
     "--ignore-config", "--no-warnings", "--no-progress", "--color", "never",
     "--socket-timeout", "30",
 )  # fmt: skip
+
+# Linux: yt-dlp gets SIGKILL when the worker that started it dies. It runs in a session of its
+# own (so killpg takes its ffmpeg too), which a SIGKILL of the worker's group does not reach:
+# without this it would go on writing the file beside the retry that replaces it.
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_parent() -> None:
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 # Error texts after which retrying the same URL cannot help.
 PERMANENT_MARKERS = ("HTTP Error 404", "HTTP Error 410", "Unsupported URL", "is not a valid URL")
@@ -66,7 +79,7 @@ def run_ytdlp(args: list[str], *, timeout: float) -> str:
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         encoding="utf-8", errors="replace", env={**os.environ, "PYTHONUTF8": "1"},
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_die_with_parent,
     )  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -58,16 +58,35 @@ def begin_attempt(channel_id: int) -> Channel | None:
     The count is committed before any network call, so a poll that kills its
     worker leaves it raised; `finish_*` and `record_failure` reset it.
     """
-    query = (
-        Channel.update(poll_attempts=Channel.poll_attempts + 1)
-        .where(Channel.id == channel_id)
-        .returning(Channel)
-    )
     # One statement, committed on its own (peewee runs in autocommit mode):
     # no BEGIN/COMMIT round trips while SQLite's write lock is held, which a
     # busy worker stretches by waiting for the GIL between them.
-    rows = list(query.execute())
+    rows = list(Channel.raw(_attempt_sql(), 1, channel_id))
     return rows[0] if rows else None
+
+
+_ATTEMPT_SQL: dict[tuple[str, str], str] = {}
+
+
+def _attempt_sql() -> str:
+    """Return begin_attempt's SQL, compiled once per kind of database.
+
+    Every poll runs it; peewee takes ~0.17 ms to compile an UPDATE that
+    returns all of Channel's columns, three times what SQLite takes to run it.
+    """
+    key = (type(db.obj).__name__, db.param)
+    sql = _ATTEMPT_SQL.get(key)
+    if sql is None:
+        query = (
+            Channel.update(poll_attempts=Channel.poll_attempts + 1)
+            .where(Channel.id == 0)
+            .returning(Channel)
+        )
+        sql, params = query.sql()
+        if params != [1, 0]:  # the raw call passes (increment, id) in this order
+            raise RuntimeError(f"unexpected parameters for begin_attempt: {params}")
+        _ATTEMPT_SQL[key] = sql
+    return sql
 
 
 def forget_attempt(channel_id: int) -> None:

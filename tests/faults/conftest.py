@@ -10,18 +10,26 @@ worker's log still fails the test.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import subprocess
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from poller import pipeline, subscriptions
 from poller.bench.feedserver import FeedServer
-from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video
+from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video, db
+from poller.subscriptions import add_user
 from tests.conftest import RABBITMQ, require_service
 from tests.integration.conftest import pytest_runtest_makereport  # noqa: F401 (worker logs)
-from tests.integration.procs import Cluster, Sender, Vhost, worker_env
+from tests.integration.procs import BIN, ROOT, Cluster, Sender, Vhost, wait_for, worker_env
 
 
 class FaultCluster(Cluster):
@@ -159,3 +167,85 @@ def assert_scheduled(ids: list[int], *, after: float, now: float | None = None) 
         or c.poll_attempts
     ]
     assert not bad, f"{len(bad)} channels not rescheduled cleanly, e.g. {bad[:5]}"
+
+
+# --- a real gunicorn for the API under attack ----------------------------------------------
+
+
+@dataclass
+class LiveAPI:
+    """A gunicorn serving `api.app:create_app()` on loopback, on the test's SQLite file."""
+
+    base: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    tokens: dict[str, str]  # user name → bearer token
+    channels: dict[str, int]  # user name → the channel only that user subscribes to
+    videos: dict[str, int]  # user name → a video of that channel
+
+    def headers(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> Iterator[LiveAPI]:
+    """gunicorn (gthread, 2 threads) on the embedded broker; alice and bob, a channel each."""
+    assert database_url.startswith("sqlite:")
+    tokens, channels, videos = {}, {}, {}
+    with db.connection_context():
+        for name in ("alice", "bob"):
+            user, tokens[name] = add_user(name, time.time())
+            source = feeds.add_channel()
+            source.upload(published=time.time() - 86400)
+            channel = subscriptions.subscribe(
+                user, feeds.feed_url(source.number), "catalog_only", time.time(), settings
+            ).channel
+            channels[name] = channel.id
+            assert pipeline.poll_channel(channel.id, time.time(), settings).outcome != "failed"
+            videos[name] = Video.get(Video.channel == channel.id).id
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
+    env.update(
+        TUBEPOLLER_DATABASE_URL=database_url,
+        TUBEPOLLER_DATA_DIR=str(tmp_path / "api-data"),
+        TUBEPOLLER_YOUTUBE_URL=feeds.base,
+        TUBEPOLLER_API_BIND=f"127.0.0.1:{port}",
+        TUBEPOLLER_ALLOW_PRIVATE_NETWORKS="0",  # as in production: no loopback feeds
+    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
+             "--threads", "2", "api.app:create_app()"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    live = LiveAPI(f"http://127.0.0.1:{port}", proc, log, tokens, channels, videos)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited:\n{live.text()}")
+        try:
+            return httpx.get(f"{live.base}/api/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 30, "gunicorn to answer /api/health")
+        yield live
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    assert "Traceback" not in live.text(), live.text()[-5000:]

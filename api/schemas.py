@@ -27,6 +27,7 @@ SUBSCRIBE: Schema = {
     "properties": {
         "url": {
             "type": "string",
+            "format": "uri",  # an annotation: `sources.resolve` says what is usable
             "minLength": 1,
             "maxLength": 2048,
             "description": "A YouTube /channel/UC… URL or an http(s) RSS/Atom feed URL.",

@@ -53,9 +53,12 @@ def test_every_compose_command_exists_in_the_package(name: str) -> None:
     elif program == "periodiq":
         assert command[1:] == ["poller.actors"]
     elif program == "gunicorn":
-        module, _, call = command[1].partition(":")
+        module, _, call = command[-1].partition(":")
         assert call == "create_app()"
         assert callable(importlib.import_module(module).create_app)
+        for option in command[1:-1]:
+            if option.startswith("--config=python:"):
+                importlib.import_module(option.split(":", 1)[1])
 
 
 def test_the_worker_entry_point_declares_the_actors_on_their_queues() -> None:

@@ -148,12 +148,11 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     # channel we polled before, uploads may have slipped past unseen.
     gap = not first_poll and bool(entries) and len(fresh) == len(entries)
     catalog: list[Entry] = []
-    catalog_listed = not needs_catalog
+    catalog_error = None
     catalog_target = sources.catalog_url(channel.kind, channel.external_id, settings)
     if (needs_catalog or gap) and catalog_target:
-        catalog, catalog_listed = _list_catalog(channel, catalog_target, settings)
-    elif needs_catalog:
-        catalog_listed = True  # a plain feed is its own catalog
+        catalog, catalog_error = _list_catalog(channel, catalog_target, settings)
+    # A plain feed is its own catalog; a failed listing is tried again next poll.
 
     # A first poll's entries are back catalog, but their dates still tell
     # how often the channel uploads.
@@ -166,7 +165,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         catalog,
         history=history,
         announce=not first_poll,
-        cataloged=catalog_listed,
+        catalog_error=catalog_error,
         title=title,
     )
     outcome = NEW if saved.new_video_ids else UNCHANGED
@@ -175,17 +174,20 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     )
 
 
-def _list_catalog(channel: Channel, url: str, settings: Settings) -> tuple[list[Entry], bool]:
-    """List the whole catalog; a failure never blocks the feed path."""
+def _list_catalog(channel: Channel, url: str, settings: Settings) -> tuple[list[Entry], str | None]:
+    """List the whole catalog; a failure never blocks the feed path.
+
+    Returns:
+        The entries, and the error when the listing failed (else None).
+    """
     try:
         listed = list_catalog(
             url, timeout=settings.ytdlp_timeout, video_url_base=settings.youtube_url
         )
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)
-        return [], False
-    entries = [Entry(e.external_id, e.title, e.url, e.published_at) for e in listed]
-    return entries, True
+        return [], str(exc)
+    return [Entry(e.external_id, e.title, e.url, e.published_at) for e in listed], None
 
 
 def _plan(

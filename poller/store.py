@@ -130,7 +130,7 @@ def save_new(
     *,
     history: list[float],
     announce: bool,
-    cataloged: bool,
+    catalog_error: str | None,
     title: str,
 ) -> Saved:
     """Store a poll's new videos, their references and events, in one transaction.
@@ -141,7 +141,8 @@ def save_new(
             back-catalog (never announced, never downloaded).
         announce: whether new feed entries are new uploads (False on a
             channel's first poll, when everything is back catalog).
-        cataloged: whether the whole catalog has now been listed.
+        catalog_error: why listing the catalog failed; None when it was
+            listed (or needed no listing), which marks the channel cataloged.
         history: the channel's recent upload times, new ones merged in.
         title: the channel's title as the feed gives it ('' to keep it).
     """
@@ -167,7 +168,8 @@ def save_new(
             Channel.upload_history: json.dumps(history),
             Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
         }
-        if cataloged and channel.cataloged_at is None:
+        extra[Channel.catalog_error] = catalog_error and catalog_error[:1000]
+        if catalog_error is None and channel.cataloged_at is None:
             extra[Channel.cataloged_at] = now
         if title:
             extra[Channel.title] = title

@@ -33,6 +33,7 @@ def channel_state(channel: Channel) -> dict[str, Any]:
         "last_error_at": iso(channel.last_error_at),
         "last_outcome": channel.last_outcome,
         "cataloged": channel.cataloged_at is not None,
+        "catalog_error": channel.catalog_error,
     }
 
 

@@ -38,6 +38,7 @@ def test_first_poll_catalogs_everything_quietly(feeds: FeedServer, settings) -> 
     assert Event.get().kind == CATALOGED
     assert Video.select().where(Video.download_status == PENDING).count() == 0
     assert Channel.get_by_id(channel.id).cataloged_at is not None
+    assert Channel.get_by_id(channel.id).catalog_error is None
 
 
 def test_a_new_upload_is_announced_referenced_and_queued_for_download(
@@ -182,7 +183,8 @@ def test_a_failing_catalog_listing_does_not_block_the_feed(feeds: FeedServer, se
         youtube.catalog_url = original
 
     assert result.outcome == pipeline.UNCHANGED and result.backfill_count == 1
-    assert Channel.get_by_id(channel.id).cataloged_at is None  # listed again next poll
+    stored = Channel.get_by_id(channel.id)
+    assert stored.cataloged_at is None and "404" in stored.catalog_error  # listed again next poll
     assert poll(channel, settings).outcome in (pipeline.UNCHANGED, pipeline.NOT_MODIFIED)
     assert Channel.get_by_id(channel.id).cataloged_at is not None
 

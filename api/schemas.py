@@ -68,6 +68,7 @@ CHANNEL = _object(
         "last_error_at": TIME,
         "last_outcome": TEXT_OR_NULL,
         "cataloged": {"type": "boolean"},
+        "catalog_error": TEXT_OR_NULL,
         "video_count": {"type": "integer", "minimum": 0},
         "mode": {"type": ["string", "null"], "enum": [*MODES, None]},
         "subscribed_at": TIME,

@@ -1,0 +1,187 @@
+"""One benchmark scenario's world: feed server, database, broker and workers.
+
+Everything here is created fresh for a scenario and removed after it:
+
+- the feed server runs in its own process (`feedprocess.FeedProcess`);
+- the database is a SQLite file in a temporary directory, or a fresh schema
+  in the PostgreSQL database named by ``--database-url``;
+- the broker is RabbitMQ in a fresh vhost when TUBEPOLLER_BROKER_URL is set
+  (workers are real ``dramatiq poller.actors`` processes), else the
+  in-process StubBroker with an in-process Worker (the embedded mode).
+
+This process sets the TUBEPOLLER_* variables *before* it imports
+`poller.actors`, because the actors bind to the broker and database named by
+the settings at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .feedprocess import FeedProcess
+from .rabbit import Rabbit
+from .report import log
+from .workers import Workers
+
+
+class World:
+    """Feed server + database + broker for one scenario; use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        channels: int,
+        uploads: int = 3,
+        latency: float = 0.0,
+        validators: bool = False,
+        database_url: str | None = None,
+        broker_url: str | None = None,
+    ) -> None:
+        # First: nothing is left to clean up when the feed server fails to start.
+        self.feeds = FeedProcess(channels, uploads, latency, validators)
+        self.tmp = Path(tempfile.mkdtemp(prefix="tubepoller-bench-"))
+        self.channels = channels
+        self.uploads = uploads
+        self._pg_admin: str | None = None
+        self._schema: str | None = None
+        self.rabbit: Rabbit | None = None
+        self.workers: Workers | None = None
+        self.noop_socket: socket.socket | None = None
+        self.profile_dir: Path | None = None  # py-spy the measured rounds' workers into here
+        try:
+            self.database_url = self._database(database_url)
+            if broker_url:
+                self.rabbit = Rabbit(broker_url)
+            self._configure()
+        except BaseException:
+            self.close()
+            raise
+
+    # setup -------------------------------------------------------------------
+
+    def _database(self, url: str | None) -> str:
+        if not url or url.startswith("sqlite"):
+            if url and url not in ("sqlite", "sqlite:"):
+                log("--database-url sqlite…: using a fresh file in a temporary directory")
+            return f"sqlite:///{self.tmp / 'bench.db'}"
+        self._pg_admin = url.split("?", 1)[0]
+        self._schema = "tpbench_" + uuid.uuid4().hex[:10]
+        self._pg_execute(f"CREATE SCHEMA {self._schema}")
+        return f"{self._pg_admin}?options=-csearch_path%3D{self._schema}"
+
+    def _pg_execute(self, sql: str) -> None:
+        """Run one statement on the PostgreSQL database, outside the bench schema."""
+        import psycopg2
+
+        assert self._pg_admin is not None
+        connection = psycopg2.connect(self._pg_admin.replace("+pool", ""))
+        connection.autocommit = True
+        connection.cursor().execute(sql)
+        connection.close()
+
+    def env(self) -> dict[str, str]:
+        """The TUBEPOLLER_* settings that point the pipeline at this world."""
+        return {
+            "TUBEPOLLER_DATA_DIR": str(self.tmp),
+            "TUBEPOLLER_DATABASE_URL": self.database_url,
+            "TUBEPOLLER_YOUTUBE_URL": self.feeds.base,
+            "TUBEPOLLER_ALLOW_PRIVATE_NETWORKS": "1",
+            "TUBEPOLLER_BROKER_URL": self.rabbit.url if self.rabbit else "",
+        }
+
+    def _noop_address(self) -> dict[str, str]:
+        if self.noop_socket is None:
+            return {}
+        return {"TUBEPOLLER_BENCH_NOOP_ADDR": "{}:{}".format(*self.noop_socket.getsockname())}
+
+    def child_env(self) -> dict[str, str]:
+        """The environment of a worker process: this one's plus the world's."""
+        return {**os.environ, **self.env(), **self._noop_address()}
+
+    def _configure(self) -> None:
+        if "poller.actors" in sys.modules:
+            raise RuntimeError("a scenario runs in a process of its own (poller.actors loaded)")
+        os.environ.update(self.env())
+        self.noop_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.noop_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.noop_socket.bind(("127.0.0.1", 0))
+        os.environ.update(self._noop_address())
+        import logging
+
+        from .. import config
+
+        config.override(config.load())
+        self.settings = config.get()
+        # One line per poll is what production logs; here it would only flood
+        # the terminal of the in-process worker.
+        logging.getLogger("poller").setLevel(logging.WARNING)
+        logging.getLogger("pika").setLevel(logging.WARNING)
+        from .. import actors
+        from ..database import init_schema
+        from ..models import db
+        from . import noop
+
+        self.actors: ModuleType = actors
+        self.noop: ModuleType = noop
+        init_schema()
+        db.connect(reuse_if_open=True)
+
+    # workers -------------------------------------------------------------------
+
+    def start_workers(self, processes: int, threads: int) -> Workers:
+        """Replace the running workers (if any) with fresh ones."""
+        self.stop_workers()
+        self.workers = Workers(self, processes, threads)
+        return self.workers
+
+    def stop_workers(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
+            self.workers = None
+
+    # teardown ------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.feeds.stop()
+        try:
+            from ..models import db
+
+            if db.obj is not None and not db.is_closed():
+                db.close()
+            if hasattr(db.obj, "close_all"):
+                db.obj.close_all()
+        except Exception:  # noqa: BLE001 (teardown goes on)
+            pass
+        if self.rabbit is not None:
+            self.rabbit.close()
+        if self._schema and self._pg_admin:
+            self._pg_execute(f"DROP SCHEMA IF EXISTS {self._schema} CASCADE")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_world(args: argparse.Namespace, **kwargs: Any) -> World:
+    """Build a scenario's world with the command line's database, broker and profile."""
+    world = World(
+        database_url=args.database_url,
+        broker_url=os.environ.get("TUBEPOLLER_BROKER_URL") or None,
+        **kwargs,
+    )
+    if args.profile:
+        world.profile_dir = Path(args.profile)
+    return world

@@ -32,6 +32,11 @@ POLL_RETRIES = 3  # quick retries of a transient failure; the cadence backs off 
 DOWNLOAD_RETRIES = 5
 
 
+def _redelivered() -> bool:
+    """Return True when RabbitMQ delivers the current message again, unacknowledged."""
+    return bool(getattr(CurrentMessage.get_current_message(), "redelivered", False))
+
+
 def _retries_left() -> bool:
     """Return True when Dramatiq will retry the current message if it fails."""
     message = CurrentMessage.get_current_message()
@@ -68,7 +73,9 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
 def poll_channel(channel_id: int) -> None:
     """Poll one channel; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
-    result = run_poll(channel_id, time.time(), config.get(), retrying=retrying)
+    result = run_poll(
+        channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
+    )
     log.info("poll channel=%s %s", channel_id, result.describe())
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)

@@ -72,8 +72,9 @@ class Channel(BaseModel):
     last_error_at = DoubleField(null=True)
     # The last poll's one-line outcome ("not_modified", "new=3", "failed …").
     last_outcome = CharField(max_length=64, null=True)
-    # Raised when a poll starts, reset when it ends: a count that keeps rising
-    # means the poll kills its worker (redeliveries do not raise Dramatiq's count).
+    # Raised when a redelivered poll starts, reset when a poll ends: a count
+    # that keeps rising means the poll kills its worker (such redeliveries do
+    # not raise Dramatiq's retry count).
     poll_attempts = IntegerField(default=0)
     # Set once yt-dlp listed the whole catalog; NULL means "list it".
     cataloged_at = DoubleField(null=True)

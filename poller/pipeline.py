@@ -73,6 +73,7 @@ def poll_channel(
     *,
     rng: Callable[[], float] = random.random,
     retrying: bool = False,
+    redelivered: bool = False,
 ) -> PollResult:
     """Poll one channel and store what is new.
 
@@ -83,17 +84,22 @@ def poll_channel(
         rng: jitter source for failure backoff.
         retrying: True when Dramatiq will retry a transient failure; the
             channel then keeps its claim so the tick does not send it again.
+        redelivered: True when the broker delivers this message again because
+            an earlier delivery was never acknowledged, as when a poll kills
+            its worker; such a poll is counted before it fetches anything.
 
     Returns:
         The outcome. Failures are recorded on the channel and returned, not
         raised; the caller raises for a transient one to get a retry.
     """
-    channel = store.begin_attempt(channel_id)
+    # Only a redelivery pays for a committed write before the fetch: a first
+    # delivery that dies is redelivered, and counted then.
+    channel = store.begin_attempt(channel_id) if redelivered else store.load(channel_id)
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
     bounds = Bounds(settings.min_interval, settings.max_interval)
-    if channel.poll_attempts > MAX_ATTEMPTS:
-        error = f"the poll stopped its worker {channel.poll_attempts - 1} times in a row"
+    if channel.poll_attempts >= MAX_ATTEMPTS:
+        error = f"the poll stopped its worker {channel.poll_attempts} times in a row"
         return _fail(channel, now, bounds, PermanentError(error), rng, lease=0)
     try:
         return _poll(channel, now, settings, bounds)
@@ -102,7 +108,8 @@ def poll_channel(
     except DatabaseError:
         # A locked or restarting database: Dramatiq retries the message. This
         # attempt did not crash its worker, so it must not count as one.
-        store.forget_attempt(channel_id)
+        if redelivered:
+            store.forget_attempt(channel_id)
         raise
 
 

@@ -52,11 +52,16 @@ class Reschedule:
     last_modified: str | None = None
 
 
+def load(channel_id: int) -> Channel | None:
+    """Return a channel to poll, or None when it is gone."""
+    return Channel.get_or_none(Channel.id == channel_id)
+
+
 def begin_attempt(channel_id: int) -> Channel | None:
-    """Count one more attempt at polling a channel and return the channel.
+    """Count one more redelivered attempt at polling a channel and return it.
 
     The count is committed before any network call, so a poll that kills its
-    worker leaves it raised; `finish_*` and `record_failure` reset it.
+    worker again leaves it raised; `finish_*` and `record_failure` reset it.
     """
     # One statement, committed on its own (peewee runs in autocommit mode):
     # no BEGIN/COMMIT round trips while SQLite's write lock is held, which a
@@ -71,8 +76,8 @@ _ATTEMPT_SQL: dict[tuple[str, str], str] = {}
 def _attempt_sql() -> str:
     """Return begin_attempt's SQL, compiled once per kind of database.
 
-    Every poll runs it; peewee takes ~0.17 ms to compile an UPDATE that
-    returns all of Channel's columns, three times what SQLite takes to run it.
+    peewee takes ~0.17 ms to compile an UPDATE that returns all of Channel's
+    columns, three times what SQLite takes to run it.
     """
     key = (type(db.obj).__name__, db.param)
     sql = _ATTEMPT_SQL.get(key)

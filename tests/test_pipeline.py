@@ -91,8 +91,8 @@ def test_a_304_reschedules_without_parsing_or_writing(feeds: FeedServer, setting
     assert result.outcome == pipeline.NOT_MODIFIED
     assert counts() == before
     writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
-    assert len(writes) == 2  # the attempt counter and the reschedule
-    assert len(statements) == 2
+    assert len(writes) == 1  # the reschedule
+    assert len(statements) == 2  # and loading the channel
 
 
 def test_an_unchanged_poll_costs_at_most_three_queries(feeds: FeedServer, settings) -> None:
@@ -135,7 +135,7 @@ def test_storing_new_videos_costs_the_same_queries_at_any_scale(
     assert len(result.new_video_ids) == new_videos
     assert counts()["refs"] == (new_videos + 1) * subscribers
     assert Event.select().where(Event.kind == NEW_EPISODE).count() == new_videos * subscribers
-    # attempt, known ids, insert videos, refs, events, subscriptions, mark downloads, reschedule
+    # channel, known ids, insert videos, refs, events, subscriptions, mark downloads, reschedule
     assert len(statements) == 8, [s[:60] for s in statements]
 
 
@@ -215,13 +215,32 @@ def test_a_failure_is_recorded_and_backs_the_channel_off(
     assert Channel.get_by_id(channel.id).consecutive_failures == 0
 
 
+def test_only_a_redelivered_poll_is_counted_before_it_fetches(
+    feeds: FeedServer, settings, monkeypatch
+) -> None:
+    source = feeds.add_channel()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    seen = []
+
+    def dies(*args, **kwargs):
+        seen.append(Channel.get_by_id(channel.id).poll_attempts)
+        raise SystemExit("the worker dies mid-fetch")
+
+    monkeypatch.setattr(pipeline, "fetch", dies)
+    for redelivered in (False, True, True):
+        with pytest.raises(SystemExit):
+            pipeline.poll_channel(channel.id, time.time(), settings, redelivered=redelivered)
+    assert seen == [0, 1, 2]
+
+
 def test_a_poll_that_keeps_killing_its_worker_is_given_up(feeds: FeedServer, settings) -> None:
     source = feeds.add_channel()
     channel = subscribe(make_user(), youtube_url(source.id))
-    # Three deliveries that died mid-poll left the counter raised.
-    Channel.update(poll_attempts=pipeline.MAX_ATTEMPTS).where(Channel.id == channel.id).execute()
+    # The first delivery and two redeliveries died mid-poll: two were counted.
+    attempts = pipeline.MAX_ATTEMPTS - 1
+    Channel.update(poll_attempts=attempts).where(Channel.id == channel.id).execute()
 
-    result = poll(channel, settings)
+    result = pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
 
     assert result.outcome == pipeline.FAILED and not result.transient
     stored = Channel.get_by_id(channel.id)
@@ -255,5 +274,5 @@ def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
 
     monkeypatch.setattr(store, "save_new", locked)
     with pytest.raises(OperationalError):
-        poll(channel, settings)
+        pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
     assert Channel.get_by_id(channel.id).poll_attempts == 0

@@ -101,10 +101,7 @@ def test_postgres_restarted_mid_poll_loses_nothing(
     cluster.start_worker("poll", processes=2, threads=4)
     cluster.sender.send("poll", "tick")
     mid = cluster.wait(lambda: (n := polled(ids)) >= 20 and n, "polls under way")
-    try:
-        restart_postgres()
-    finally:
-        pass
+    restart_postgres()
     assert mid < CHANNELS
     cluster.wait(keep_ticking(cluster, ids), "every channel's poll after the restart", 120)
     cluster.wait(lambda: cluster.vhost.queues().get("poll") == (0, 0), "the queue to drain", 60)

@@ -89,6 +89,9 @@ class Subscription(BaseModel):
     channel = ForeignKeyField(Channel, backref="subscriptions", on_delete="CASCADE")
     mode = CharField(max_length=16, default=FUTURE_ONLY)
     created_at = DoubleField()
+    # The foreign keys' raw ids, which peewee adds at run time (for type checkers).
+    user_id: int
+    channel_id: int
 
     class Meta:
         indexes = ((("user", "channel"), True), (("channel", "mode"), False))
@@ -111,6 +114,7 @@ class Video(BaseModel):
     download_error = TextField(null=True)
     download_attempts = IntegerField(default=0)
     updated_at = DoubleField()
+    channel_id: int
 
     class Meta:
         indexes = ((("channel", "external_id"), True), (("channel", "published_at"), False))
@@ -123,6 +127,8 @@ class UserVideoRef(BaseModel):
     user = ForeignKeyField(User, backref="refs", on_delete="CASCADE")
     video = ForeignKeyField(Video, backref="refs", on_delete="CASCADE")
     created_at = DoubleField()
+    user_id: int
+    video_id: int
 
     class Meta:
         indexes = ((("user", "video"), True),)
@@ -139,6 +145,9 @@ class Event(BaseModel):
     dedup_key = CharField(max_length=128, unique=True)
     payload = TextField(default="{}")
     created_at = DoubleField()
+    user_id: int
+    channel_id: int | None
+    video_id: int | None
 
     class Meta:
         indexes = ((("user", "id"), False),)

@@ -43,7 +43,8 @@ def channel_rows() -> list[dict[str, Any]]:
         Subscription.channel == Channel.id
     )
     videos = Video.select(fn.COUNT(Video.id)).where(Video.channel == Channel.id)
-    query = Channel.select(
+    # Rows carry the two counts as extra attributes, hence Any.
+    query: Any = Channel.select(
         Channel, subscribers.alias("subscribers"), videos.alias("videos")
     ).order_by(Channel.id)
     return [{**channel_state(c), "subscribers": c.subscribers, "videos": c.videos} for c in query]
@@ -88,7 +89,7 @@ def event_rows(user: User | None, limit: int) -> list[dict[str, Any]]:
             "kind": e.kind,
             "channel_id": e.channel_id,
             "video_id": e.video_id,
-            "title": e.video.title if e.video_id else None,
+            "title": e.video.title if e.video_id and e.video is not None else None,
             "payload": json.loads(e.payload or "{}"),
             "created_at": iso(e.created_at),
         }

@@ -198,7 +198,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> Iterator[LiveAPI]:
-    """gunicorn (gthread, 2 threads) on the embedded broker; alice and bob, a channel each."""
+    """gunicorn (gthread, 8 threads) on the embedded broker; alice and bob, a channel each."""
     assert database_url.startswith("sqlite:")
     tokens, channels, videos = {}, {}, {}
     with db.connection_context():
@@ -225,7 +225,7 @@ def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> 
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
-             "--threads", "2", "api.app:create_app()"],
+             "--threads", "8", "api.app:create_app()"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     live = LiveAPI(f"http://127.0.0.1:{port}", proc, log, tokens, channels, videos)

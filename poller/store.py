@@ -124,11 +124,26 @@ def upload_times(channel: Channel) -> list[float]:
     return [float(t) for t in json.loads(channel.upload_history or "[]")]
 
 
+PADDED_UP_TO = 1024  # larger id lists are rare (a big first feed): compile those afresh
+KNOWN_CHUNK = 10_000  # ids per query, far below SQLite's 32,766 parameters
+
+
 def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
-    """Return which of `external_ids` the channel already has, in one query."""
+    """Return which of `external_ids` the channel already has.
+
+    One query for any feed up to KNOWN_CHUNK entries.
+    """
     ids = sorted(set(external_ids))
     if not ids:
         return set()
+    if len(ids) > PADDED_UP_TO:
+        found: set[str] = set()
+        for chunk in chunked(ids, KNOWN_CHUNK):
+            query = Video.select(Video.external_id).where(
+                (Video.channel == channel_id) & Video.external_id.in_(chunk)
+            )
+            found.update(external_id for (external_id,) in query.tuples())
+        return found
     # Why pad: the IN list's length is part of the SQL, so padding it to a
     # power of two (repeating an id changes no answer) keeps the shapes
     # _compiled caches few; compiling took most of this query's CPU.

@@ -276,3 +276,14 @@ def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
     with pytest.raises(OperationalError):
         pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
     assert Channel.get_by_id(channel.id).poll_attempts == 0
+
+
+def test_known_ids_answers_for_feeds_of_any_size(feeds: FeedServer, settings) -> None:
+    from poller import store
+
+    url = feeds.set_raw("big", podcast(3))
+    channel = subscribe(make_user(), url)
+    poll(channel, settings)
+    for size in (1, 17, 1500, 40_000):  # padded, padded, plain, chunked past SQLite's limit
+        asked = ["ep-0", "ep-2", *(f"other-{i}" for i in range(size))]
+        assert store.known_ids(channel.id, asked) == {"ep-0", "ep-2"}

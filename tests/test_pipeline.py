@@ -7,7 +7,7 @@ import time
 import pytest
 
 from poller import pipeline
-from poller.bench.feedserver import FeedServer
+from poller.bench.feedserver import FeedServer, podcast_feed
 from poller.models import CATALOGED, NEW_EPISODE, PENDING, Channel, Event, Subscription, Video
 from poller.sources import youtube
 from tests.helpers import count_queries, counts, make_user, subscribe
@@ -107,27 +107,17 @@ def test_an_unchanged_poll_costs_at_most_three_queries(feeds: FeedServer, settin
     assert len(statements) <= 3, statements
 
 
-def podcast(count: int) -> bytes:
-    items = "".join(
-        f"<item><guid>ep-{i}</guid><title>Episode {i}</title>"
-        f'<enclosure url="http://127.0.0.1/ep-{i}.mp3" type="audio/mpeg"/>'
-        f"<pubDate>Tue, 26 Nov 2030 10:00:{i % 60:02d} GMT</pubDate></item>"
-        for i in range(count)
-    )
-    return f'<rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
-
-
 @pytest.mark.parametrize("new_videos, subscribers", [(1, 1), (10, 15), (100, 15)])
 def test_storing_new_videos_costs_the_same_queries_at_any_scale(
     feeds: FeedServer, settings, new_videos: int, subscribers: int
 ) -> None:
-    url = feeds.set_raw("pod", podcast(1))  # a plain feed lists every episode: no window
+    url = feeds.set_raw("pod", podcast_feed(1))  # a plain feed lists every episode: no window
     users = [make_user(f"user{i}") for i in range(subscribers)]
     channel = subscribe(users[0], url)
     for user in users[1:]:
         subscribe(user, url)
     poll(channel, settings)
-    feeds.set_raw("pod", podcast(1 + new_videos))
+    feeds.set_raw("pod", podcast_feed(1 + new_videos))
 
     with count_queries() as statements:
         result = poll(channel, settings)
@@ -281,7 +271,7 @@ def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
 def test_known_ids_answers_for_feeds_of_any_size(feeds: FeedServer, settings) -> None:
     from poller import store
 
-    url = feeds.set_raw("big", podcast(3))
+    url = feeds.set_raw("big", podcast_feed(3))
     channel = subscribe(make_user(), url)
     poll(channel, settings)
     for size in (1, 17, 1500, 40_000):  # padded, padded, plain, chunked past SQLite's limit

@@ -33,6 +33,21 @@ WINDOW = 15  # YouTube's feeds carry the latest 15 uploads
 MEDIA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
 
 
+def podcast_feed(count: int) -> bytes:
+    """Return an RSS 2.0 podcast of `count` episodes, each with a guid and an enclosure.
+
+    A plain feed lists every episode (no window of 15), which is what the
+    query-count measurements need to add any number of new videos at once.
+    """
+    items = "".join(
+        f"<item><guid>ep-{i}</guid><title>Episode {i}</title>"
+        f'<enclosure url="http://127.0.0.1/ep-{i}.mp3" type="audio/mpeg"/>'
+        f"<pubDate>Tue, 26 Nov 2030 10:00:{i % 60:02d} GMT</pubDate></item>"
+        for i in range(count)
+    )
+    return f'<rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
+
+
 def channel_id(n: int) -> str:
     """Return the synthetic YouTube channel id of channel number `n`."""
     return f"UCbench{n:017d}"

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .channels import populate
+from .feedserver import podcast_feed
 from .report import metric
 from .world import open_world
 
@@ -20,18 +22,12 @@ from .world import open_world
 _NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
 
 
-def _podcast(count: int) -> bytes:
-    items = "".join(
-        f"<item><guid>ep-{i}</guid><title>Episode {i}</title>"
-        f'<enclosure url="http://127.0.0.1/ep-{i}.mp3" type="audio/mpeg"/>'
-        f"<pubDate>Tue, 26 Nov 2030 10:00:{i % 60:02d} GMT</pubDate></item>"
-        for i in range(count)
-    )
-    return f'<rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collect the SQL statements peewee logs meanwhile (transaction control excluded).
 
-
-def _counting() -> tuple[list[str], Callable[[], None]]:
-    """Count the SQL statements peewee logs (transaction control excluded)."""
+    The benchmark's `queries` scenario and the tests count with this.
+    """
     statements: list[str] = []
 
     class Counter(logging.Handler):
@@ -45,24 +41,20 @@ def _counting() -> tuple[list[str], Callable[[], None]]:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False  # count, do not print
     logger.addHandler(handler)
-
-    def stop() -> None:
+    try:
+        yield statements
+    finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
-
-    return statements, stop
 
 
 def _count_poll(channel_id: int, settings: Any) -> tuple[int, str, int]:
     """Poll one channel; return (statements, outcome, new videos)."""
     from .. import pipeline
 
-    statements, stop = _counting()
-    try:
+    with count_queries() as statements:
         result = pipeline.poll_channel(channel_id, time.time(), settings)
-    finally:
-        stop()
     return len(statements), result.outcome, len(result.new_video_ids)
 
 
@@ -85,7 +77,7 @@ def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, A
         per_scale = {}
         for videos, subscribers in ((1, 1), (10, 15), (100, 15)):
             name = f"pod{videos}x{subscribers}"
-            url = world.feeds.control("raw", _podcast(1), name=name)["url"]
+            url = world.feeds.control("raw", podcast_feed(1), name=name)["url"]
             now = time.time()
             users = [subscriptions.add_user(f"{name}-{i}", now)[0] for i in range(subscribers)]
             feed = [
@@ -93,7 +85,7 @@ def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, A
                 for user in users
             ][-1]
             _count_poll(feed.id, settings)  # the first poll catalogs episode 0
-            world.feeds.control("raw", _podcast(1 + videos), name=name)
+            world.feeds.control("raw", podcast_feed(1 + videos), name=name)
             count, outcome, new = _count_poll(feed.id, settings)
             assert new == videos, (outcome, new)
             per_scale[(videos, subscribers)] = count

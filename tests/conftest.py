@@ -117,6 +117,17 @@ def conn(database_url: str) -> Iterator[None]:
     db.close()
 
 
+@pytest.fixture(scope="session")
+def rabbitmq_vhost():
+    """A RabbitMQ vhost of this test session's own, deleted at the end: no leftovers shared."""
+    from tests.integration.procs import Vhost
+
+    require_service("RabbitMQ", RABBITMQ)
+    vhost = Vhost.create()
+    yield vhost
+    vhost.delete()
+
+
 @pytest.fixture
 def stub_broker(database_url: str):
     """The in-process broker the actors are bound to, emptied."""

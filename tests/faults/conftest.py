@@ -1,17 +1,14 @@
 """Fixtures of the fault suite: the integration machinery, with faults the test expects.
 
 Reuses `tests/integration/procs.py` (vhost, workers, sender, waits). The one
-difference from the integration `cluster` fixture: a fault test injects
-failures on purpose, so the workers may log the errors the fault causes
-(a lost broker connection, a restarting database). Each test lists the log
-fragments it expects in `cluster.expected`; any other ERROR or traceback in a
-worker's log still fails the test.
+difference from the integration `cluster` fixture: a 10 s claim lease, so
+work lost to a fault comes back within a test. A fault test injects failures
+on purpose, so it lists the log fragments they cause in `cluster.expected`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,38 +24,8 @@ from poller import pipeline, subscriptions
 from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video, db
 from poller.subscriptions import add_user
-from tests.conftest import RABBITMQ, require_service
 from tests.integration.conftest import pytest_runtest_makereport  # noqa: F401 (worker logs)
-from tests.integration.procs import BIN, ROOT, Cluster, Sender, Vhost, wait_for, worker_env
-
-
-class FaultCluster(Cluster):
-    """A `Cluster` whose workers may log the errors the injected fault causes."""
-
-    expected: list[str]
-
-    def problems(self) -> list[str]:
-        found = []
-        for worker in self.workers:
-            text = worker.text()
-            # A traceback's lines come after its ERROR line; judge the whole record.
-            records = re.split(r"\n(?=\[\d{4}-\d\d-\d\d )", text)
-            for record in records:
-                bad = "Traceback (most recent call last)" in record or any(
-                    f"[{level}]" in record.split("\n", 1)[0] for level in ("ERROR", "CRITICAL")
-                )
-                if bad and not any(fragment in record for fragment in self.expected):
-                    found.append(f"{worker.name}: {record[:2000]}")
-        return found
-
-
-@pytest.fixture(scope="session")
-def rabbitmq_vhost() -> Iterator[Vhost]:
-    """A vhost of the fault suite's own, deleted at the end."""
-    require_service("RabbitMQ", RABBITMQ)
-    vhost = Vhost.create()
-    yield vhost
-    vhost.delete()
+from tests.integration.procs import BIN, ROOT, Cluster, Vhost, running_cluster, wait_for, worker_env
 
 
 @pytest.fixture
@@ -69,11 +36,12 @@ def cluster(
     feeds: FeedServer,
     settings,
     tmp_path: Path,
-) -> Iterator[FaultCluster]:
-    """Workers and a sender for one fault test; a claim lease of 10 s so lost work returns fast."""
-    rabbitmq_vhost.reset()
-    logs = tmp_path / "logs"
-    logs.mkdir()
+) -> Iterator[Cluster]:
+    """Workers and a sender for one fault test; a claim lease of 10 s so lost work returns fast.
+
+    A test that injects a fault lists the log fragments it causes in
+    `cluster.expected`; any other ERROR or traceback still fails it.
+    """
     env = worker_env(
         broker_url=rabbitmq_vhost.url,
         database_url=database_url,
@@ -81,18 +49,8 @@ def cluster(
         data_dir=tmp_path / "data",
         extra={"TUBEPOLLER_CLAIM_LEASE": "10"},
     )
-    sender = Sender(rabbitmq_vhost.url)
-    running = FaultCluster(env, logs, rabbitmq_vhost, sender)
-    running.expected = []
-    request.node.tubepoller_cluster = running
-    try:
+    with running_cluster(request, rabbitmq_vhost, env, tmp_path / "logs") as running:
         yield running
-    finally:
-        running.stop()
-        sender.close()
-        rabbitmq_vhost.reset()
-    problems = running.problems()
-    assert not problems, "the workers logged unexpected errors:\n" + "\n".join(problems)
 
 
 # --- end-state checks shared by the fault tests -----------------------------------------
@@ -137,9 +95,7 @@ def assert_end_state(
     expected_videos = 0
     for channel_id, number in channel_sources.items():
         source = feeds.channel(number)
-        stored = sorted(
-            v.external_id for v in Video.select().where(Video.channel == channel_id)
-        )
+        stored = sorted(v.external_id for v in Video.select().where(Video.channel == channel_id))
         assert stored == sorted(u[0] for u in source.uploads), channel_id
         expected_videos += len(stored)
     ids = list(channel_sources)

@@ -78,9 +78,7 @@ def test_one_user_never_reads_changes_or_polls_anothers_channel(live_api: LiveAP
     their_video = live_api.videos["alice"]
     before = Channel.get_by_id(theirs).__data__
     subscription = Subscription.get(Subscription.channel == theirs).__data__
-    with httpx.Client(
-        base_url=live_api.base, headers=live_api.headers("bob"), timeout=10
-    ) as bob:
+    with httpx.Client(base_url=live_api.base, headers=live_api.headers("bob"), timeout=10) as bob:
         attempts = [
             bob.get(f"/api/channels/{theirs}"),
             bob.get(f"/api/channels/{theirs}/videos"),

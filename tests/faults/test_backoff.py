@@ -16,9 +16,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("conn")]
 DAY = 86400.0
 
 
-def test_days_of_failure_back_off_to_the_cap_then_recover(
-    feeds: FeedServer, settings
-) -> None:
+def test_days_of_failure_back_off_to_the_cap_then_recover(feeds: FeedServer, settings) -> None:
     source = feeds.add_channel()
     source.upload(published=time.time() - 3 * DAY)
     channel_id = subscribe(make_user(), feeds.feed_url(source.number)).id

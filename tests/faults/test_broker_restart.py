@@ -13,9 +13,9 @@ import pytest
 
 from poller.bench.feedserver import FeedServer
 from poller.models import Channel
-from tests.faults.conftest import FaultCluster, assert_end_state, plain_feeds, polled
+from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.helpers import make_user, subscribe
-from tests.integration.procs import ROOT, rabbitmqctl, wait_for
+from tests.integration.procs import ROOT, Cluster, rabbitmqctl, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -58,10 +58,12 @@ def stop_broker() -> None:
 def start_broker() -> None:
     rabbitmqctl("start_app", timeout=120)
     wait_for(
-        lambda: subprocess.run(
-            ["rabbitmq-diagnostics", "-q", "check_port_connectivity"], capture_output=True
-        ).returncode
-        == 0,
+        lambda: (
+            subprocess.run(
+                ["rabbitmq-diagnostics", "-q", "check_port_connectivity"], capture_output=True
+            ).returncode
+            == 0
+        ),
         60,
         "RabbitMQ to listen again",
         every=0.5,
@@ -73,7 +75,7 @@ def claimed(ids: list[int]) -> int:
 
 
 def test_rabbitmq_restarts_mid_fan_out_and_mid_poll_lose_no_channel(
-    cluster: FaultCluster, feeds: FeedServer
+    cluster: Cluster, feeds: FeedServer
 ) -> None:
     cluster.expected = CONNECTION_LOSS
     user = make_user()

@@ -17,9 +17,9 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from poller.bench.feedserver import FeedServer
 from poller.models import db
-from tests.faults.conftest import FaultCluster, assert_end_state, plain_feeds, polled
+from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.helpers import make_user, subscribe
-from tests.integration.procs import wait_for
+from tests.integration.procs import Cluster, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.rabbitmq]
 
@@ -40,10 +40,12 @@ def restart_postgres() -> None:
         timeout=120,
     )
     wait_for(
-        lambda: subprocess.run(
-            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False
-        ).returncode
-        == 0,
+        lambda: (
+            subprocess.run(
+                ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False
+            ).returncode
+            == 0
+        ),
         60,
         "PostgreSQL to accept connections",
         every=0.5,
@@ -69,7 +71,7 @@ def reconnecting(query: Callable[[], T]) -> Callable[[], T | None]:
     return run
 
 
-def keep_ticking(cluster: FaultCluster, ids: list[int]) -> Callable[[], bool]:
+def keep_ticking(cluster: Cluster, ids: list[int]) -> Callable[[], bool]:
     """The cron: a tick every 2 s until every channel has been polled."""
 
     def done() -> bool:
@@ -85,9 +87,7 @@ def keep_ticking(cluster: FaultCluster, ids: list[int]) -> Callable[[], bool]:
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.usefixtures("conn")
-def test_postgres_restarted_mid_poll_loses_nothing(
-    cluster: FaultCluster, feeds: FeedServer
-) -> None:
+def test_postgres_restarted_mid_poll_loses_nothing(cluster: Cluster, feeds: FeedServer) -> None:
     cluster.expected = [
         "OperationalError", "InterfaceError", "terminating connection", "server closed",
         "connection already closed", "the database system is", "Connection refused",
@@ -110,7 +110,7 @@ def test_postgres_restarted_mid_poll_loses_nothing(
 
 @pytest.mark.usefixtures("conn")
 def test_sqlite_locked_by_another_writer_is_retried_not_lost(
-    cluster: FaultCluster, feeds: FeedServer, database_url: str
+    cluster: Cluster, feeds: FeedServer, database_url: str
 ) -> None:
     cluster.expected = ["database is locked"]
     user = make_user()

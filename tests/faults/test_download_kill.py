@@ -12,8 +12,8 @@ import pytest
 from poller import config, media
 from poller.bench.feedserver import MEDIA, FeedServer
 from poller.models import COMPLETE, DOWNLOADING, PENDING, Video
-from tests.faults.conftest import FaultCluster
 from tests.helpers import make_user, subscribe
+from tests.integration.procs import Cluster
 
 pytestmark = [
     pytest.mark.slow,
@@ -61,7 +61,7 @@ def ytdlp_processes(media_dir: Path) -> list[str]:
 
 
 def test_a_download_killed_mid_file_is_never_complete_and_is_retried(
-    cluster: FaultCluster, feeds: FeedServer
+    cluster: Cluster, feeds: FeedServer
 ) -> None:
     source = feeds.add_channel()
     channel = subscribe(make_user(), f"https://www.youtube.com/channel/{source.id}")

@@ -12,9 +12,9 @@ import pytest
 
 from poller.bench.feedserver import FeedServer
 from poller.models import NEW_EPISODE, PENDING, Channel, Event, UserVideoRef, Video
-from tests.faults.conftest import FaultCluster, assert_end_state, plain_feeds, polled
+from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.helpers import make_user, subscribe
-from tests.integration.procs import BOTH_DATABASES, ROOT, feed_path
+from tests.integration.procs import BOTH_DATABASES, ROOT, Cluster, feed_path
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,9 +39,7 @@ actors.tick()
 """
 
 
-def test_schedulers_racing_enqueue_each_channel_once(
-    cluster: FaultCluster, feeds: FeedServer
-) -> None:
+def test_schedulers_racing_enqueue_each_channel_once(cluster: Cluster, feeds: FeedServer) -> None:
     user = make_user()
     numbers = plain_feeds(feeds, CHANNELS)
     channels = {subscribe(user, feeds.feed_url(n)).id: n for n in numbers}
@@ -76,7 +74,7 @@ def test_schedulers_racing_enqueue_each_channel_once(
     assert_end_state(feeds, channels, after=started)
 
 
-def wait_polled_after(cluster: FaultCluster, ids: list[int], mark: dict[int, float]) -> None:
+def wait_polled_after(cluster: Cluster, ids: list[int], mark: dict[int, float]) -> None:
     def done() -> bool:
         rows = Channel.select(Channel.id, Channel.last_polled_at).where(Channel.id.in_(ids))
         return all((c.last_polled_at or 0) > mark.get(c.id, 0) for c in rows)
@@ -94,7 +92,7 @@ def snapshot() -> dict[str, list[dict]]:
 
 
 def test_a_message_delivered_twice_and_replayed_changes_nothing(
-    cluster: FaultCluster, feeds: FeedServer
+    cluster: Cluster, feeds: FeedServer
 ) -> None:
     alice, bob = make_user("alice"), make_user("bob")
     numbers = plain_feeds(feeds, 5)

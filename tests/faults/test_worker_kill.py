@@ -7,9 +7,9 @@ import time
 import pytest
 
 from poller.bench.feedserver import FeedServer
-from tests.faults.conftest import FaultCluster, assert_end_state, plain_feeds, polled
+from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.helpers import make_user, subscribe
-from tests.integration.procs import feed_path
+from tests.integration.procs import Cluster, feed_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.rabbitmq]
 
@@ -21,7 +21,7 @@ PROCESSES, THREADS = 2, 4
 
 @pytest.mark.usefixtures("conn")
 def test_poll_workers_killed_repeatedly_lose_and_duplicate_nothing(
-    cluster: FaultCluster, feeds: FeedServer
+    cluster: Cluster, feeds: FeedServer
 ) -> None:
     user = make_user()
     numbers = plain_feeds(feeds, CHANNELS)

@@ -15,17 +15,7 @@ from pathlib import Path
 import pytest
 
 from poller.bench.feedserver import FeedServer
-from tests.conftest import RABBITMQ, require_service
-from tests.integration.procs import Cluster, Sender, Vhost, worker_env
-
-
-@pytest.fixture(scope="session")
-def rabbitmq_vhost() -> Iterator[Vhost]:
-    """A vhost of this session's own, deleted at the end: no leftovers shared."""
-    require_service("RabbitMQ", RABBITMQ)
-    vhost = Vhost.create()
-    yield vhost
-    vhost.delete()
+from tests.integration.procs import Cluster, Vhost, running_cluster, worker_env
 
 
 @pytest.fixture
@@ -38,26 +28,14 @@ def cluster(
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     """Workers and a sender for one test, on its database and feed server."""
-    rabbitmq_vhost.reset()
-    logs = tmp_path / "logs"
-    logs.mkdir()
     env = worker_env(
         broker_url=rabbitmq_vhost.url,
         database_url=database_url,
         youtube_url=feeds.base,
         data_dir=tmp_path / "data",
     )
-    sender = Sender(rabbitmq_vhost.url)
-    running = Cluster(env, logs, rabbitmq_vhost, sender)
-    request.node.tubepoller_cluster = running
-    try:
+    with running_cluster(request, rabbitmq_vhost, env, tmp_path / "logs") as running:
         yield running
-    finally:
-        running.stop()
-        sender.close()
-        rabbitmq_vhost.reset()
-    problems = running.problems()
-    assert not problems, "the workers logged errors:\n" + "\n".join(problems)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -9,13 +9,15 @@ Messages go to RabbitMQ through a small broker built here, or through the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -212,6 +214,9 @@ class Cluster:
     sender: Sender
     workers: list[Worker] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)  # CLI runs, for the failure report
+    # Log fragments of the errors a test injects on purpose (a lost broker
+    # connection, a restarting database): those records are not problems.
+    expected: list[str] = field(default_factory=list)
 
     def start_worker(
         self, *queues: str, threads: int = 4, processes: int = 1, ready: bool = True
@@ -295,19 +300,23 @@ class Cluster:
             worker.reap(max(0.1, deadline - time.monotonic()))
 
     def problems(self) -> list[str]:
-        """Return the lines of the workers' logs that no healthy run writes.
+        """Return the log records of the workers that no healthy run writes.
 
         Dramatiq logs a middleware's or an actor's unexpected exception with
         a traceback at ERROR/CRITICAL and carries on, so a broken middleware
         would otherwise pass every test that only looks at the database.
+        A record whose text holds one of `expected` is the fault a test
+        injected, not a problem.
         """
         found = []
         for worker in self.workers:
-            for line in worker.text().splitlines():
-                if "Traceback (most recent call last)" in line or any(
-                    f"[{level}]" in line for level in ("ERROR", "CRITICAL")
-                ):
-                    found.append(f"{worker.name}: {line}")
+            # A traceback's lines come after its ERROR line; judge the whole record.
+            for record in re.split(r"\n(?=\[\d{4}-\d\d-\d\d )", worker.text()):
+                bad = "Traceback (most recent call last)" in record or any(
+                    f"[{level}]" in record.split("\n", 1)[0] for level in ("ERROR", "CRITICAL")
+                )
+                if bad and not any(fragment in record for fragment in self.expected):
+                    found.append(f"{worker.name}: {record[:2000]}")
         return found
 
     def report(self) -> str:
@@ -316,6 +325,29 @@ class Cluster:
             parts.append(f"----- worker {worker.name} ({worker.log}) -----\n{worker.text()}")
         parts.extend(self.commands)
         return "\n".join(parts)
+
+
+@contextmanager
+def running_cluster(
+    request: Any, vhost: Vhost, env: dict[str, str], logs: Path
+) -> Iterator[Cluster]:
+    """Run one test's cluster: stop its workers and empty its queues after.
+
+    The test fails when a worker logged an error the test did not expect.
+    """
+    vhost.reset()
+    logs.mkdir()
+    sender = Sender(vhost.url)
+    running = Cluster(env, logs, vhost, sender)
+    request.node.tubepoller_cluster = running
+    try:
+        yield running
+    finally:
+        running.stop()
+        sender.close()
+        vhost.reset()
+    problems = running.problems()
+    assert not problems, "the workers logged unexpected errors:\n" + "\n".join(problems)
 
 
 def wait_for(

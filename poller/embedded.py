@@ -46,6 +46,11 @@ def run(settings: Settings, *, api: bool = True) -> int:
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     init_schema()
+    # Two workers (polls never wait behind downloads) each add their own
+    # middleware to the one broker, which Dramatiq warns about needlessly.
+    logging.getLogger(f"dramatiq.broker.{type(actors.broker).__name__}").addFilter(
+        lambda record: "adding a middleware of the same type twice" not in record.getMessage()
+    )
     workers = [
         Worker(actors.broker, queues={POLL_QUEUE}, worker_threads=POLL_THREADS),
         Worker(actors.broker, queues={DOWNLOAD_QUEUE}, worker_threads=DOWNLOAD_THREADS),
@@ -56,18 +61,17 @@ def run(settings: Settings, *, api: bool = True) -> int:
     timer = threading.Thread(target=_tick_every_minute, args=(actors.tick, stop), daemon=True)
     timer.start()
     server = _serve_api(settings) if api else None
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both stop cleanly, even when started from a shell that ignores SIGINT.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     mode = "in-process broker" if settings.embedded_broker else "RabbitMQ"
     log.info(
         "tubepoller up: database %s, %s%s; Ctrl-C stops",
         settings.database_url,
         mode,
-        f", API on http://{settings.api_bind}/api" if server else "",
+        f", API on http://{_address(server)}/api" if server else "",
     )
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(1.0):
         pass
     log.info("stopping: finishing the messages in hand")
     stop.set()
@@ -76,6 +80,12 @@ def run(settings: Settings, *, api: bool = True) -> int:
     for worker in workers:
         worker.stop()
     return 0
+
+
+def _address(server: WSGIServer) -> str:
+    """Return host:port the API listens on (the real port when bound to 0)."""
+    host, port = server.server_address[:2]
+    return f"{host}:{port}"
 
 
 def _tick_every_minute(tick: Any, stop: threading.Event) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from peewee import DatabaseError
 
-from . import sources, store
+from . import reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .errors import PermanentError, PollError
@@ -94,7 +94,7 @@ def poll_channel(
     """
     # Only a redelivery pays for a committed write before the fetch: a first
     # delivery that dies is redelivered, and counted then.
-    channel = store.begin_attempt(channel_id) if redelivered else store.load(channel_id)
+    channel = reads.begin_attempt(channel_id) if redelivered else reads.load(channel_id)
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
     bounds = Bounds(settings.min_interval, settings.max_interval)
@@ -109,7 +109,7 @@ def poll_channel(
         # A locked or restarting database: Dramatiq retries the message. This
         # attempt did not crash its worker, so it must not count as one.
         if redelivered:
-            store.forget_attempt(channel_id)
+            reads.forget_attempt(channel_id)
         raise
 
 
@@ -126,7 +126,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     )
     first_poll = channel.last_polled_at is None
     needs_catalog = channel.cataloged_at is None
-    history = store.upload_times(channel)
+    history = reads.upload_times(channel)
     if response.status == 304 and not needs_catalog:
         store.finish_unchanged(channel, now, _plan(history, now, bounds, response), NOT_MODIFIED)
         return PollResult(channel.id, NOT_MODIFIED)
@@ -139,7 +139,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         ids = scan_ids(response.body)
         if ids is not None:
             scanned = set(ids)
-            known = store.known_ids(channel.id, scanned)
+            known = reads.known_ids(channel.id, scanned)
             if not needs_catalog and scanned <= known:
                 plan = _plan(history, now, bounds, response)
                 store.finish_unchanged(channel, now, plan, UNCHANGED)
@@ -149,7 +149,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
 
     parsed_ids = {e.external_id for e in entries}
     if not parsed_ids <= scanned:  # the scan could not read the body, or saw less
-        known = store.known_ids(channel.id, parsed_ids)
+        known = reads.known_ids(channel.id, parsed_ids)
     fresh = [e for e in entries if e.external_id not in known]
     # The feed is a window of the latest uploads: when all of it is new on a
     # channel we polled before, uploads may have slipped past unseen.

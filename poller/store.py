@@ -10,10 +10,10 @@ DO NOTHING), so a redelivered message changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from peewee import Cast, DatabaseError, Query, Value, chunked
+from peewee import Cast, Value, chunked
 
 from .gating import should_download
 from .models import (
@@ -29,6 +29,7 @@ from .models import (
     db,
 )
 from .parse import Entry
+from .sql import compiled
 
 INSERT_CHUNK = 500  # rows per INSERT: 11 columns stay far below SQLite's variable limit
 
@@ -50,115 +51,6 @@ class Reschedule:
     interval_s: float
     etag: str | None = None
     last_modified: str | None = None
-
-
-def load(channel_id: int) -> Channel | None:
-    """Return a channel to poll, or None when it is gone."""
-    sql = _compiled("load", lambda: Channel.select().where(Channel.id == channel_id), [channel_id])
-    rows = list(Channel.raw(sql, channel_id))
-    return rows[0] if rows else None
-
-
-def begin_attempt(channel_id: int) -> Channel | None:
-    """Count one more redelivered attempt at polling a channel and return it.
-
-    The count is committed before any network call, so a poll that kills its
-    worker again leaves it raised; `finish_*` and `record_failure` reset it.
-    """
-    # One statement, committed on its own (peewee runs in autocommit mode):
-    # no BEGIN/COMMIT round trips while SQLite's write lock is held, which a
-    # busy worker stretches by waiting for the GIL between them.
-    sql = _compiled(
-        "begin_attempt",
-        lambda: (
-            Channel.update(poll_attempts=Channel.poll_attempts + 1)
-            .where(Channel.id == channel_id)
-            .returning(Channel)
-        ),
-        [1, channel_id],
-    )
-    rows = list(Channel.raw(sql, 1, channel_id))
-    return rows[0] if rows else None
-
-
-_SQL: dict[tuple[str, str, Hashable], str] = {}
-
-
-def _compiled(shape: Hashable, build: Callable[[], Query], params: list) -> str:
-    """Return the SQL of `build()`, compiled once per shape and kind of database.
-
-    Why: peewee takes ~0.17 ms to compile a statement that names all of
-    Channel's columns, several times what SQLite takes to run it, and an
-    unchanged poll runs two such statements. The SQL text of a shape never
-    changes; only its parameters do.
-
-    Args:
-        shape: names the statement; equal shapes must compile to equal SQL.
-        build: makes the statement with this call's values.
-        params: the values the caller passes with the SQL, in order. The
-            first compile checks peewee expects exactly these.
-    """
-    key = (type(db.obj).__name__, db.param, shape)
-    sql = _SQL.get(key)
-    if sql is None:
-        sql, expected = build().sql()
-        if list(expected) != list(params):
-            raise RuntimeError(f"{shape!r}: peewee expects {expected}, the caller passes {params}")
-        _SQL[key] = sql
-    return sql
-
-
-def forget_attempt(channel_id: int) -> None:
-    """Undo `begin_attempt` after a database error, if the database lets us."""
-    try:
-        with db.atomic():
-            Channel.update(poll_attempts=Channel.poll_attempts - 1).where(
-                (Channel.id == channel_id) & (Channel.poll_attempts > 0)
-            ).execute()
-    except DatabaseError:
-        pass  # the retry starts one attempt higher; MAX_ATTEMPTS leaves room
-
-
-def upload_times(channel: Channel) -> list[float]:
-    """Return the channel's recent upload times, oldest first."""
-    return [float(t) for t in json.loads(channel.upload_history or "[]")]
-
-
-PADDED_UP_TO = 1024  # larger id lists are rare (a big first feed): compile those afresh
-KNOWN_CHUNK = 10_000  # ids per query, far below SQLite's 32,766 parameters
-
-
-def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
-    """Return which of `external_ids` the channel already has.
-
-    One query for any feed up to KNOWN_CHUNK entries.
-    """
-    ids = sorted(set(external_ids))
-    if not ids:
-        return set()
-    if len(ids) > PADDED_UP_TO:
-        found: set[str] = set()
-        for chunk in chunked(ids, KNOWN_CHUNK):
-            query = Video.select(Video.external_id).where(
-                (Video.channel == channel_id) & Video.external_id.in_(chunk)
-            )
-            found.update(external_id for (external_id,) in query.tuples())
-        return found
-    # Why pad: the IN list's length is part of the SQL, so padding it to a
-    # power of two (repeating an id changes no answer) keeps the shapes
-    # _compiled caches few; compiling took most of this query's CPU.
-    slots = 16
-    while slots < len(ids):
-        slots *= 2
-    ids += ids[-1:] * (slots - len(ids))
-    sql = _compiled(
-        ("known_ids", slots),
-        lambda: Video.select(Video.external_id).where(
-            (Video.channel == channel_id) & Video.external_id.in_(ids)
-        ),
-        [channel_id, *ids],
-    )
-    return {external_id for (external_id,) in db.execute_sql(sql, [channel_id, *ids])}
 
 
 def finish_unchanged(channel: Channel, now: float, plan: Reschedule, outcome: str) -> None:
@@ -259,7 +151,7 @@ def _finish(channel: Channel, now: float, plan: Reschedule, extra: dict) -> None
     # peewee writes SET columns in the model's field order; _compiled checks.
     columns = [f for f in Channel._meta.sorted_fields if f in fields]
     params = [f.db_value(fields[f]) for f in columns] + [channel.id]
-    sql = _compiled(
+    sql = compiled(
         ("finish", *(f.column_name for f in columns)),
         # An unsubscribed channel (next_poll_at NULL) stays unscheduled.
         lambda: Channel.update(fields).where(

@@ -269,11 +269,11 @@ def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
 
 
 def test_known_ids_answers_for_feeds_of_any_size(feeds: FeedServer, settings) -> None:
-    from poller import store
+    from poller import reads
 
     url = feeds.set_raw("big", podcast_feed(3))
     channel = subscribe(make_user(), url)
     poll(channel, settings)
     for size in (1, 17, 1500, 40_000):  # padded, padded, plain, chunked past SQLite's limit
         asked = ["ep-0", "ep-2", *(f"other-{i}" for i in range(size))]
-        assert store.known_ids(channel.id, asked) == {"ep-0", "ep-2"}
+        assert reads.known_ids(channel.id, asked) == {"ep-0", "ep-2"}

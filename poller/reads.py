@@ -1,0 +1,93 @@
+"""What a poll reads before it writes: its channel, its crash count, the ids it knows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from peewee import DatabaseError, chunked
+
+from .models import Channel, Video, db
+from .sql import compiled
+
+
+def load(channel_id: int) -> Channel | None:
+    """Return a channel to poll, or None when it is gone."""
+    sql = compiled("load", lambda: Channel.select().where(Channel.id == channel_id), [channel_id])
+    rows = list(Channel.raw(sql, channel_id))
+    return rows[0] if rows else None
+
+
+def begin_attempt(channel_id: int) -> Channel | None:
+    """Count one more redelivered attempt at polling a channel and return it.
+
+    The count is committed before any network call, so a poll that kills its
+    worker again leaves it raised; `finish_*` and `record_failure` reset it.
+    """
+    # One statement, committed on its own (peewee runs in autocommit mode):
+    # no BEGIN/COMMIT round trips while SQLite's write lock is held, which a
+    # busy worker stretches by waiting for the GIL between them.
+    sql = compiled(
+        "begin_attempt",
+        lambda: (
+            Channel.update(poll_attempts=Channel.poll_attempts + 1)
+            .where(Channel.id == channel_id)
+            .returning(Channel)
+        ),
+        [1, channel_id],
+    )
+    rows = list(Channel.raw(sql, 1, channel_id))
+    return rows[0] if rows else None
+
+
+def forget_attempt(channel_id: int) -> None:
+    """Undo `begin_attempt` after a database error, if the database lets us."""
+    try:
+        with db.atomic():
+            Channel.update(poll_attempts=Channel.poll_attempts - 1).where(
+                (Channel.id == channel_id) & (Channel.poll_attempts > 0)
+            ).execute()
+    except DatabaseError:
+        pass  # the retry starts one attempt higher; MAX_ATTEMPTS leaves room
+
+
+def upload_times(channel: Channel) -> list[float]:
+    """Return the channel's recent upload times, oldest first."""
+    return [float(t) for t in json.loads(channel.upload_history or "[]")]
+
+
+PADDED_UP_TO = 1024  # larger id lists are rare (a big first feed): compile those afresh
+KNOWN_CHUNK = 10_000  # ids per query, far below SQLite's 32,766 parameters
+
+
+def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
+    """Return which of `external_ids` the channel already has.
+
+    One query for any feed up to KNOWN_CHUNK entries.
+    """
+    ids = sorted(set(external_ids))
+    if not ids:
+        return set()
+    if len(ids) > PADDED_UP_TO:
+        found: set[str] = set()
+        for chunk in chunked(ids, KNOWN_CHUNK):
+            query = Video.select(Video.external_id).where(
+                (Video.channel == channel_id) & Video.external_id.in_(chunk)
+            )
+            found.update(external_id for (external_id,) in query.tuples())
+        return found
+    # Why pad: the IN list's length is part of the SQL, so padding it to a
+    # power of two (repeating an id changes no answer) keeps the shapes
+    # compiled() caches few; compiling took most of this query's CPU.
+    slots = 16
+    while slots < len(ids):
+        slots *= 2
+    ids += ids[-1:] * (slots - len(ids))
+    sql = compiled(
+        ("known_ids", slots),
+        lambda: Video.select(Video.external_id).where(
+            (Video.channel == channel_id) & Video.external_id.in_(ids)
+        ),
+        [channel_id, *ids],
+    )
+    return {external_id for (external_id,) in db.execute_sql(sql, [channel_id, *ids])}

@@ -85,7 +85,7 @@ def run(settings: Settings, *, api: bool = True) -> int:
 def _address(server: WSGIServer) -> str:
     """Return host:port the API listens on (the real port when bound to 0)."""
     host, port = server.server_address[:2]
-    return f"{host}:{port}"
+    return f"{host!s}:{port}"
 
 
 def _tick_every_minute(tick: Any, stop: threading.Event) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from peewee import DatabaseError, chunked
 
@@ -71,7 +72,7 @@ def known_ids(channel_id: int, external_ids: Iterable[str]) -> set[str]:
     if len(ids) > PADDED_UP_TO:
         found: set[str] = set()
         for chunk in chunked(ids, KNOWN_CHUNK):
-            query = Video.select(Video.external_id).where(
+            query: Any = Video.select(Video.external_id).where(
                 (Video.channel == channel_id) & Video.external_id.in_(chunk)
             )
             found.update(external_id for (external_id,) in query.tuples())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import Cast, Value, chunked
 
@@ -101,7 +102,7 @@ def save_new(
                 downloads = _mark_downloads(channel.id, announced, now)
             if backfill_count:
                 _summarise(channel.id, first_new, backfill_count, now)
-        extra = {
+        extra: dict[Any, Any] = {
             Channel.upload_history: json.dumps(history),
             Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
         }
@@ -265,7 +266,7 @@ def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:
 
 def _mark_downloads(channel_id: int, videos: list[Video], now: float) -> list[int]:
     """Mark the announced videos some subscription wants; return their ids."""
-    subscriptions = list(
+    subscriptions: list[Any] = list(
         Subscription.select(Subscription.mode, Subscription.created_at)
         .where(Subscription.channel == channel_id)
         .tuples()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .feedserver import channel_id, video_id
 
@@ -57,10 +57,8 @@ def populate(world: World, count: int | None = None, *, subscribers: int = 1) ->
         ]
         for chunk in chunked(rows, 500):
             Channel.insert_many(chunk).execute()
-        ids = {
-            external: pk
-            for pk, external in Channel.select(Channel.id, Channel.external_id).tuples()
-        }
+        pairs: Any = Channel.select(Channel.id, Channel.external_id).tuples()
+        ids = {external: pk for pk, external in pairs}
         ordered = [ids[channel_id(n)] for n in range(count)]
         subs = [
             {"user": u, "channel": pk, "mode": FUTURE_ONLY, "created_at": week_ago}

@@ -139,6 +139,7 @@ def _iso(epoch: float) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     server: FeedServer
+    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's, written out by hand in _send
     protocol_version = "HTTP/1.1"  # keep-alive, as a real server offers
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)

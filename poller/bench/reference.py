@@ -24,7 +24,9 @@ def sequential_poll(base: str, numbers: Sequence[int], timeout: float = 15.0) ->
         feeds, seconds, feeds/s and the entries parsed.
     """
     parts = urllib.parse.urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    connection = http.client.HTTPConnection(
+        parts.hostname or "127.0.0.1", parts.port, timeout=timeout
+    )
     entries = 0
     started = time.perf_counter()
     for number in numbers:

@@ -43,6 +43,18 @@ def require_service(name: str, address: tuple[str, int]) -> None:
         pytest.skip(message)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Restart the machine's RabbitMQ or PostgreSQL only where that is agreed.
+
+    The fault tests that stop those services would cut off whatever else uses
+    them; CI runs them (CI=true), a developer opts in.
+    """
+    if item.get_closest_marker("restarts_services") and not (
+        os.environ.get("CI") == "true" or os.environ.get("TUBEPOLLER_TEST_RESTART_SERVICES") == "1"
+    ):
+        pytest.skip("stops the local RabbitMQ/PostgreSQL: set TUBEPOLLER_TEST_RESTART_SERVICES=1")
+
+
 @pytest.fixture
 def feeds() -> Iterator[FeedServer]:
     """A local YouTube stand-in with no channels yet."""

@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.faults,
     pytest.mark.rabbitmq,
+    pytest.mark.restarts_services,
     pytest.mark.usefixtures("conn"),
 ]
 

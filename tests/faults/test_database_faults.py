@@ -87,6 +87,7 @@ def keep_ticking(cluster: Cluster, ids: list[int]) -> Callable[[], bool]:
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.usefixtures("conn")
+@pytest.mark.restarts_services
 def test_postgres_restarted_mid_poll_loses_nothing(cluster: Cluster, feeds: FeedServer) -> None:
     cluster.expected = [
         "OperationalError", "InterfaceError", "terminating connection", "server closed",

@@ -247,35 +247,20 @@ class Cluster:
 
     def tubepoller(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the `tubepoller` command with the workers' environment; it must succeed."""
-        done = subprocess.run(
-            [str(TUBEPOLLER), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        self.commands.append(
-            f"$ tubepoller {' '.join(args)}  (exit {done.returncode})\n{done.stdout}{done.stderr}"
-        )
-        assert done.returncode == 0, self.commands[-1]
-        return done
+        return self._run([str(TUBEPOLLER), *args], f"tubepoller {' '.join(args)}", timeout)
 
     def python(self, code: str, timeout: float = 60) -> str:
         """Run Python code in a subprocess with the workers' environment."""
+        return self._run([sys.executable, "-c", code], f"python -c {code!r}", timeout).stdout
+
+    def _run(self, argv: list[str], label: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run a command that must succeed; keep its output for the failure report."""
         done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+            argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
         )
-        self.commands.append(f"$ python -c {code!r}  (exit {done.returncode})\n{done.stderr}")
+        self.commands.append(f"$ {label}  (exit {done.returncode})\n{done.stdout}{done.stderr}")
         assert done.returncode == 0, self.commands[-1]
-        return done.stdout
+        return done
 
     def check_alive(self) -> bool:
         """Raise when a worker died that nobody killed on purpose."""

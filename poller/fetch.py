@@ -29,6 +29,13 @@ from .errors import PermanentError, TransientError
 
 USER_AGENT = f"tubepoller/{__version__} (+self-hosted)"
 REDIRECTS = (301, 302, 303, 307, 308)
+# The Channel columns that store the validators (models.py). A longer one is
+# not kept: the next poll then simply gets a 200.
+MAX_ETAG = 512
+MAX_LAST_MODIFIED = 128
+# A server hint longer than this (about 31 years) is as good as "never": the
+# scheduler caps hints at its longest interval anyway.
+MAX_HINT_S = 1e9
 
 _local = threading.local()
 
@@ -103,9 +110,11 @@ def fetch(
             an unsupported scheme; BlockedAddress for a non-public address.
     """
     headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "gzip, deflate")]
-    if etag:
+    # A value stored before validators were checked may be unsendable: skip it
+    # rather than fail every poll of the channel.
+    if etag := usable_validator(etag, MAX_ETAG):
         headers.append(("If-None-Match", etag))
-    if last_modified:
+    if last_modified := usable_validator(last_modified, MAX_LAST_MODIFIED):
         headers.append(("If-Modified-Since", last_modified))
     first_host, seen = _prepare(url)[0], {url}
     with deadline(time.monotonic() + timeout):
@@ -164,7 +173,13 @@ def _get(
         if r.status in REDIRECTS:
             if not found.get("location"):
                 raise PermanentError(f"HTTP {r.status} from {host} without a Location")
-            target = urllib.parse.urljoin(url, found["location"])
+            try:
+                target = urllib.parse.urljoin(url, found["location"])
+            except ValueError as exc:  # e.g. "http://[::1", an unclosed IPv6 host
+                raise PermanentError(
+                    f"HTTP {r.status} from {host} with an invalid Location "
+                    f"{found['location'][:200]!r}: {exc}"
+                ) from None
             _prepare(target)  # refuse file:, ftp:, javascript: before following
             return urllib.parse.urldefrag(target).url
         if r.status in (408, 429) or r.status >= 500:
@@ -184,8 +199,8 @@ def _get(
         status=r.status,
         body=body,
         url=url,
-        etag=found.get("etag"),
-        last_modified=found.get("last-modified"),
+        etag=usable_validator(found.get("etag"), MAX_ETAG),
+        last_modified=usable_validator(found.get("last-modified"), MAX_LAST_MODIFIED),
         content_type=found.get("content-type"),
         retry_after_s=retry_after,
         max_age_s=parse_max_age(found.get("cache-control")),
@@ -269,6 +284,29 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__  # messages are one line
 
 
+def usable_validator(value: str | None, limit: int) -> str | None:
+    """Return an ETag or Last-Modified worth storing and sending back, else None.
+
+    Only printable ASCII fits in a request header (httpcore refuses anything
+    else, every time), and only ``limit`` characters fit in its column.
+    """
+    if not value or len(value) > limit:
+        return None
+    if not all(" " <= ch <= "~" or ch == "\t" for ch in value):
+        return None
+    return value
+
+
+def _seconds(digits: str) -> float:
+    """Return a delta-seconds value, capped at `MAX_HINT_S`.
+
+    Raises:
+        ValueError: ``digits`` is no integer (or has more digits than
+            Python converts).
+    """
+    return max(0.0, float(min(int(digits.strip()), int(MAX_HINT_S))))
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Parse Retry-After (seconds or an HTTP date) into seconds from ``now``.
 
@@ -278,7 +316,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(int(value.strip())))
+        return _seconds(value)
     except ValueError:
         pass
     try:
@@ -287,7 +325,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
     if when.tzinfo is None:  # a "-0000" zone; HTTP dates are always GMT
         when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - now)
+    return min(MAX_HINT_S, max(0.0, when.timestamp() - now))
 
 
 def parse_max_age(value: str | None) -> float | None:
@@ -296,7 +334,7 @@ def parse_max_age(value: str | None) -> float | None:
         name, _, arg = directive.strip().partition("=")
         if name.strip().lower() == "max-age":
             try:
-                return max(0.0, float(int(arg.strip().strip('"'))))
+                return _seconds(arg.strip().strip('"'))
             except ValueError:
                 return None
     return None

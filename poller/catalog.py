@@ -8,7 +8,6 @@ when our deadline passes. `run_ytdlp` is shared with `poller.download`.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .dates import sane_epoch
 from .errors import PermanentError, TransientError
+from .ids import external_id
 
 # Never read the user's or the system's yt-dlp config: a stray `-o` or `--download-archive`
 # there would change what we get. No colour, no progress bars: stderr is parsed.
@@ -45,7 +46,6 @@ def _die_with_parent() -> None:
 # Error texts after which retrying the same URL cannot help.
 PERMANENT_MARKERS = ("HTTP Error 404", "HTTP Error 410", "Unsupported URL", "is not a valid URL")
 
-MAX_ID_LEN = 256  # Video.external_id is a CharField(max_length=256)
 _YT_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 # The generic extractor appends the RSS <guid> to each entry's URL in this fragment.
 _SMUGGLE = "#__youtubedl_smuggle="
@@ -185,21 +185,17 @@ def video_id_from(entry: dict[str, Any]) -> str | None:
     """Return a stable id for one yt-dlp entry, or None when it has none.
 
     A YouTube entry's own id; else a YouTube id read from its URL; else the URL itself
-    (a sha1 key past 256 characters), so that podcast episodes get a stable key too.
+    (cleaned and, past 256 characters, hashed by `ids.external_id`, as the feed path does),
+    so that podcast episodes get a stable key too.
     """
     vid = entry.get("id")
     extractor = entry.get("ie_key") or entry.get("extractor_key") or entry.get("extractor") or ""
     if isinstance(vid, str) and vid and (extractor.lower() == "youtube" or _YT_ID.fullmatch(vid)):
-        return vid
+        return external_id(vid) or None
     url = _entry_url(entry)
     if not url:
         return None
-    from_url = _youtube_id_in(url)
-    if from_url:
-        return from_url
-    if len(url) <= MAX_ID_LEN:
-        return url
-    return "sha1:" + hashlib.sha1(url.encode()).hexdigest()
+    return _youtube_id_in(url) or external_id(url) or None
 
 
 def _entry_url(entry: dict[str, Any]) -> str | None:
@@ -226,13 +222,15 @@ def _youtube_id_in(url: str) -> str | None:
 
 
 def _published_at(entry: dict[str, Any]) -> float | None:
-    ts = entry.get("timestamp")
-    if isinstance(ts, int | float) and not isinstance(ts, bool):
-        return float(ts)
+    # A date outside the sane range (`dates.sane_epoch`) is no date: stored, a
+    # year-10000 time would break every listing that formats it.
+    ts = sane_epoch(entry.get("timestamp"))
+    if ts is not None:
+        return ts
     day = entry.get("upload_date")
     if isinstance(day, str) and re.fullmatch(r"\d{8}", day):
         try:
-            return datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp()
+            return sane_epoch(datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp())
         except ValueError:
             return None
     return None

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import feedparser
 
+from .dates import struct_epoch
 from .errors import PermanentError
+from .ids import YOUTUBE_NS, external_id
 
 MAX_TITLE = 500
-MAX_ID = 256
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACE = re.compile(r"\s+")
 
@@ -38,21 +38,35 @@ def clean_text(value: str, limit: int = MAX_TITLE) -> str:
     return _SPACE.sub(" ", _CONTROL.sub("", value)).strip()[:limit]
 
 
-def entry_id(entry: Any) -> str:
+def entry_id(entry: Any, video_keys: tuple[str, ...] = ("yt_videoid",)) -> str:
     """Return the stable id of a feedparser entry ('' when it has none).
 
     Matches `scan.scan_ids`: YouTube's videoId, else Atom id / RSS guid,
-    else the link, else the first enclosure.
+    else the link, else the first enclosure; cleaned and, when long, hashed
+    (`ids.external_id`).
+
+    Args:
+        entry: one of feedparser's entries.
+        video_keys: the keys feedparser files YouTube's videoId under; they
+            follow the document's prefix for the namespace (`_video_keys`).
     """
     enclosures = entry.get("enclosures") or [{}]
     value = (
-        entry.get("yt_videoid")
+        next((entry[key] for key in video_keys if entry.get(key)), None)
         or entry.get("id")
         or entry.get("link")
         or enclosures[0].get("href")
         or ""
     )
-    return value.strip()[:MAX_ID]
+    return external_id(value)
+
+
+def _video_keys(namespaces: dict[str, str]) -> tuple[str, ...]:
+    # feedparser names an unknown namespace's elements by the document's own
+    # prefix: `<y:videoId xmlns:y="…/2015">` is `y_videoid`. Without a binding
+    # (the loose parser of a broken feed reports none) the usual `yt` prefix.
+    prefixes = [prefix for prefix, uri in namespaces.items() if uri == YOUTUBE_NS]
+    return tuple(f"{p}_videoid" if p else "videoid" for p in prefixes) or ("yt_videoid",)
 
 
 def parse_feed(body: bytes) -> ParsedFeed:
@@ -70,17 +84,20 @@ def parse_feed(body: bytes) -> ParsedFeed:
         reason = clean_text(str(parsed.get("bozo_exception") or "no RSS or Atom root"), 200)
         raise PermanentError(f"not a feed: {reason}")
     entries = []
+    video_keys = _video_keys(parsed.get("namespaces") or {})
     for raw in parsed.entries:
-        external_id = entry_id(raw)
-        if not external_id:
+        key = entry_id(raw, video_keys)
+        if not key:
             continue
         enclosures = raw.get("enclosures") or [{}]
         entries.append(
             Entry(
-                external_id=external_id,
+                external_id=key,
                 title=clean_text(raw.get("title") or ""),
-                url=(enclosures[0].get("href") or raw.get("link") or "").strip()[:2048],
-                published_at=_epoch(raw.get("published_parsed") or raw.get("updated_parsed")),
+                url=_CONTROL.sub("", enclosures[0].get("href") or raw.get("link") or "").strip()[
+                    :2048
+                ],
+                published_at=struct_epoch(raw.get("published_parsed") or raw.get("updated_parsed")),
             )
         )
     if parsed.bozo and parsed.entries and not entries:
@@ -88,7 +105,3 @@ def parse_feed(body: bytes) -> ParsedFeed:
         reason = clean_text(str(parsed.get("bozo_exception") or "ill-formed"), 200)
         raise PermanentError(f"not a feed: ill-formed and no entry has an id ({reason})")
     return ParsedFeed(title=clean_text(parsed.feed.get("title") or ""), entries=entries)
-
-
-def _epoch(value: Any) -> float | None:
-    return float(calendar.timegm(value)) if value else None

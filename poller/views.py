@@ -12,10 +12,16 @@ from .models import Channel, Event, Subscription, User, Video
 
 
 def iso(epoch: float | None) -> str | None:
-    """Return an epoch time as ISO 8601 UTC (None stays None)."""
+    """Return an epoch time as ISO 8601 UTC (None, and a time past year 9999, give None)."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        when = datetime.fromtimestamp(epoch, UTC)
+    except (ValueError, OverflowError, OSError):
+        # A stored time no datetime can hold (a row written before dates were
+        # checked at the edge) must not fail a whole listing.
+        return None
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def channel_state(channel: Channel) -> dict[str, Any]:

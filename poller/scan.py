@@ -2,30 +2,44 @@
 
 Most polls find nothing new; an ElementTree pass costs well under a
 millisecond where feedparser costs ~20 ms, so we parse only what is unseen.
-The ids must equal the ones `parse.entry_id` derives from feedparser's view.
+The ids must equal the ones `parse.entry_id` derives from feedparser's view:
+a scan that saw fewer ids would call a feed with new uploads "unchanged".
+So the scan reads only the plain shapes it is sure of and gives up (None,
+"parse it") on anything else: an entry without an id of its own, entries
+outside their container, ids in foreign namespaces, markup inside an id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from .errors import PermanentError
+from .ids import YOUTUBE_NS, external_id
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-YT = "{http://www.youtube.com/xml/schemas/2015}"
+YT = "{" + YOUTUBE_NS + "}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 RSS1 = "{http://purl.org/rss/1.0/}"
+# Local names feedparser treats as an entry, or reads an entry's id or link from.
+_ENTRY_NAMES = ("item", "entry")
+_ID_NAMES = ("id", "guid", "videoid")
+
+
+class _Unsure(Exception):
+    """Raised when an entry's shape is one the scan cannot vouch for."""
 
 
 def scan_ids(body: bytes) -> list[str] | None:
     """Return the entry ids of a feed in document order.
 
     Returns:
-        The ids, possibly empty; None when the body is not well-formed XML
-        or not a feed we know, so the caller falls back to a full parse.
+        The ids, possibly empty; None when the body is not well-formed XML,
+        not a feed we know, or has an entry whose id only feedparser can
+        tell, so the caller falls back to a full parse.
 
     Raises:
         PermanentError: the body declares XML entities, which no feed needs
@@ -35,33 +49,85 @@ def scan_ids(body: bytes) -> list[str] | None:
         root = fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise PermanentError(f"refused: the feed declares XML entities ({exc})") from None
-    except (ParseError, ValueError):
+    except (ParseError, ValueError, LookupError):
+        # LookupError: an encoding Python does not know; feedparser guesses one.
         return None
+    read: Callable[[Element], str]
     if root.tag == ATOM + "feed":
-        return [i for i in map(_atom_id, root.iterfind(ATOM + "entry")) if i]
-    if root.tag == "rss":
-        return [i for i in map(_rss_id, root.iterfind("channel/item")) if i]
-    if root.tag == RDF + "RDF":
-        return [i for i in map(_rdf_id, root.iterfind(RSS1 + "item")) if i]
-    return None
+        entries, read = root.findall(ATOM + "entry"), _atom_id
+    elif root.tag == "rss":
+        entries, read = root.findall("channel/item"), _rss_id
+    elif root.tag == RDF + "RDF":
+        entries, read = root.findall(RSS1 + "item"), _rdf_id
+    else:
+        return None
+    # feedparser takes an item or entry wherever it stands.
+    if sum(1 for e in root.iter() if _local(e.tag) in _ENTRY_NAMES) != len(entries):
+        return None
+    try:
+        return [read(entry) for entry in entries]
+    except _Unsure:
+        return None
 
 
-def _text(element: Element | None) -> str:
-    return (element.text or "").strip() if element is not None else ""
+def _local(tag: object) -> str:
+    return tag.rpartition("}")[2].lower() if isinstance(tag, str) else ""
+
+
+def _named(entry: Element, names: tuple[str, ...]) -> list[Element]:
+    return [e for e in entry.iter() if e is not entry and _local(e.tag) in names]
+
+
+def _text(element: Element) -> str:
+    if len(element):  # feedparser would read the markup inside too
+        raise _Unsure
+    return external_id(element.text or "")
+
+
+def _only(entry: Element, names: tuple[str, ...], tag: str) -> Element | None:
+    """Return the one element of ``names`` in ``entry``, which must be ``tag``."""
+    found = _named(entry, names)
+    if not found:
+        return None
+    if len(found) != 1 or found[0].tag != tag or found[0] not in list(entry):
+        raise _Unsure
+    return found[0]
 
 
 def _atom_id(entry: Element) -> str:
-    return _text(entry.find(YT + "videoId")) or _text(entry.find(ATOM + "id"))
+    found = _named(entry, _ID_NAMES)
+    tags = sorted(e.tag for e in found)
+    if tags == [YT + "videoId"] or tags == sorted([YT + "videoId", ATOM + "id"]):
+        element = entry.find(YT + "videoId")
+    elif tags == [ATOM + "id"]:
+        element = entry.find(ATOM + "id")
+    else:
+        raise _Unsure  # no id (feedparser falls back to the link), or several
+    if element is None or not (value := _text(element)):
+        raise _Unsure
+    return value
 
 
-def _rss_id(item: Element) -> str:
-    enclosure = item.find("enclosure")
-    return (
-        _text(item.find("guid"))
-        or _text(item.find("link"))
-        or (enclosure.get("url", "").strip() if enclosure is not None else "")
-    )
+def _rss_id(item: Element, guid: str = "guid", link: str = "link") -> str:
+    element = _only(item, _ID_NAMES, guid)
+    if element is None:
+        element = _only(item, ("link",), link)
+        if element is not None and element.attrib:
+            raise _Unsure  # an atom:link-like <link href>: feedparser's call
+    if element is None:
+        element = _only(item, ("enclosure",), "enclosure")
+        value = external_id(element.get("url", "")) if element is not None else ""
+    else:
+        value = _text(element)
+    if not value:
+        raise _Unsure
+    return value
 
 
 def _rdf_id(item: Element) -> str:
-    return item.get(RDF + "about", "").strip() or _text(item.find(RSS1 + "link"))
+    about = external_id(item.get(RDF + "about", ""))
+    if about and not _named(item, _ID_NAMES):
+        return about
+    if about:
+        raise _Unsure
+    return _rss_id(item, guid=RSS1 + "guid", link=RSS1 + "link")

@@ -6,11 +6,15 @@ The ids must equal the ones `parse.entry_id` derives from feedparser's view:
 a scan that saw fewer ids would call a feed with new uploads "unchanged".
 So the scan reads only the plain shapes it is sure of and gives up (None,
 "parse it") on anything else: an entry without an id of its own, entries
-outside their container, ids in foreign namespaces, markup inside an id.
+outside their container, ids in foreign namespaces, markup or attributes on
+an id, an xml:base, and text feedparser rewrites (C1 characters, Latin-1
+that reads as UTF-8, "scheme:///"). tests/test_scan_parse_agree.py holds
+the two to that.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
@@ -27,6 +31,11 @@ RSS1 = "{http://purl.org/rss/1.0/}"
 # Local names feedparser treats as an entry, or reads an entry's id or link from.
 _ENTRY_NAMES = ("item", "entry")
 _ID_NAMES = ("id", "guid", "videoid")
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+# Text feedparser rewrites: C1 characters (mapped to cp1252's), and a URI
+# with extra slashes after "scheme://" (which it collapses).
+_C1 = re.compile(r"[\x80-\x9f]")
+_SLASHES = re.compile(r"[A-Za-z][A-Za-z0-9+-.]*:///")
 
 
 class _Unsure(Exception):
@@ -61,8 +70,12 @@ def scan_ids(body: bytes) -> list[str] | None:
         entries, read = root.findall(RSS1 + "item"), _rdf_id
     else:
         return None
-    # feedparser takes an item or entry wherever it stands.
-    if sum(1 for e in root.iter() if _local(e.tag) in _ENTRY_NAMES) != len(entries):
+    # feedparser takes an item or entry wherever it stands, and resolves ids
+    # and links against an xml:base.
+    elements = list(root.iter())
+    if sum(1 for e in elements if _local(e.tag) in _ENTRY_NAMES) != len(entries):
+        return None
+    if any(_XML_BASE in e.attrib for e in elements):
         return None
     try:
         return [read(entry) for entry in entries]
@@ -81,7 +94,28 @@ def _named(entry: Element, names: tuple[str, ...]) -> list[Element]:
 def _text(element: Element) -> str:
     if len(element):  # feedparser would read the markup inside too
         raise _Unsure
-    return external_id(element.text or "")
+    if set(element.attrib) - {"isPermaLink"}:  # mode="base64", type=…: feedparser's call
+        raise _Unsure
+    return _checked(element.text or "")
+
+
+def _checked(raw: str) -> str:
+    """Return the stored form of ``raw``, unless feedparser would rewrite it."""
+    raw = raw.strip()
+    if _C1.search(raw) or _SLASHES.match(raw) or _looks_like_mojibake(raw):
+        raise _Unsure
+    return external_id(raw)
+
+
+def _looks_like_mojibake(text: str) -> bool:
+    # feedparser "repairs" Latin-1 text that is valid UTF-8 once re-encoded.
+    if text.isascii():
+        return False
+    try:
+        text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _only(entry: Element, names: tuple[str, ...], tag: str) -> Element | None:
@@ -112,11 +146,9 @@ def _rss_id(item: Element, guid: str = "guid", link: str = "link") -> str:
     element = _only(item, _ID_NAMES, guid)
     if element is None:
         element = _only(item, ("link",), link)
-        if element is not None and element.attrib:
-            raise _Unsure  # an atom:link-like <link href>: feedparser's call
     if element is None:
         element = _only(item, ("enclosure",), "enclosure")
-        value = external_id(element.get("url", "")) if element is not None else ""
+        value = _checked(element.get("url", "")) if element is not None else ""
     else:
         value = _text(element)
     if not value:
@@ -125,7 +157,7 @@ def _rss_id(item: Element, guid: str = "guid", link: str = "link") -> str:
 
 
 def _rdf_id(item: Element) -> str:
-    about = external_id(item.get(RDF + "about", ""))
+    about = _checked(item.get(RDF + "about", ""))
     if about and not _named(item, _ID_NAMES):
         return about
     if about:

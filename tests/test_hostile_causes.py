@@ -273,6 +273,7 @@ def hostile_listing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(catalog, "run_ytdlp", lambda args, timeout: json.dumps(listing))
 
 
+@BOTH
 def test_a_catalog_item_dated_past_year_9999_is_stored_without_a_date(
     feeds: FeedServer, settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

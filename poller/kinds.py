@@ -154,8 +154,9 @@ def place(new_ids: Sequence[str], asked: Mapping[str, Sequence[str] | None]) -> 
         new_ids: the ids the poll found new, in feed order.
         asked: prefix → ids of that playlist feed, None when it answered 404.
 
-    A specific playlist (shorts, lives, members) wins over long-form, since
-    members-only videos also sit in the long-form list. When UULF is missing
+    A specific playlist (shorts, lives, members) wins over long-form: should
+    an id sit in both (a members-only video in UULF, say), the narrower list
+    says more, and members-only matters most since it cannot be fetched. When UULF is missing
     (some channels have none) the channel feed itself is UU, all uploads:
     once UUSH, UULV and UUMO were all read, an id in none of them is a video.
     An id absent from a UULF that was read, and from every other, stays

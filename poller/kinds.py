@@ -76,17 +76,31 @@ def include_from_json(text: str | None) -> tuple[str, ...]:
         return DEFAULT_INCLUDE
 
 
-def wants(include: Iterable[str], media_type: str) -> bool:
-    """Tell whether a subscriber with `include` gets a video of `media_type`.
+# Which `include` entries take a video of each media type. An upcoming video
+# is taken by either kind it can turn into (video for a premiere, live for a
+# stream): it is referenced then, announced only once watchable. Members-only
+# is taken by none (no cookies). The store builds its SQL filter from this.
+INCLUDED_BY: dict[str, tuple[str, ...]] = {
+    VIDEO: (VIDEO,),
+    SHORT: (SHORT,),
+    LIVE: (LIVE,),
+    UPCOMING: (VIDEO, LIVE),
+    MEMBERS_ONLY: (),
+}
 
-    An upcoming video is wanted when either kind it can turn into is (video
-    for a premiere, live for a stream): it is referenced then, announced
-    only once watchable. Members-only is never included (no cookies).
+
+def wants(include: Iterable[str], media_type: str) -> bool:
+    """Tell whether a subscriber with `include` gets a video of `media_type`."""
+    return bool(set(include) & set(INCLUDED_BY.get(media_type, ())))
+
+
+def announceable(media_type: str) -> bool:
+    """Tell whether a video of `media_type` may be announced and downloaded now.
+
+    An upcoming one cannot be watched yet: its new_episode waits for the
+    re-check that finds it watchable (see poller.window.recheck_at).
     """
-    kinds = set(include)
-    if media_type == UPCOMING:
-        return bool(kinds & {VIDEO, LIVE})
-    return media_type in kinds
+    return media_type in (VIDEO, SHORT, LIVE)
 
 
 # Uploads playlists: the channel id with its "UC" replaced by a prefix.

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+# The channel feed shows this many newest uploads (YOUTUBE-NOTES.md, "Feeds").
+WINDOW = 15
+
 # A premiere's countdown and the first minutes of a stream are not a file yet:
 # re-check a little after the announced start rather than at it.
 START_MARGIN_S = 300.0
@@ -51,15 +54,37 @@ def due_upcoming(rechecks: Mapping[str, float], now: float) -> list[str]:
     return sorted((v for v, at in rechecks.items() if at <= now), key=lambda v: rechecks[v])
 
 
-def premiere_gone(start_at: float | None, discovered_at: float, in_feed: bool, now: float) -> bool:
+def pushed_out(published_at: float | None, feed_dates: Sequence[float | None]) -> bool:
+    """Tell whether an entry may be missing only because newer ones filled the window.
+
+    A full feed (15 entries) whose oldest entry is newer than the video, or
+    that is undated, no longer shows it whether it exists or not.
+    """
+    if len(feed_dates) < WINDOW:
+        return False
+    dates = [d for d in feed_dates if d is not None]
+    return published_at is None or len(dates) < len(feed_dates) or min(dates) > published_at
+
+
+def premiere_gone(
+    start_at: float | None, discovered_at: float, in_feed: bool, pushed: bool, now: float
+) -> bool:
     """Tell whether an upcoming video that left the feed is gone for good.
+
+    Args:
+        start_at: its announced start, None when never known.
+        discovered_at: when the poll first saw it.
+        in_feed: whether this poll's feed shows it.
+        pushed: whether newer entries pushed it out of the window (`pushed_out`):
+            then the feed says nothing of it and yt-dlp's metadata must decide.
+        now: the current time.
 
     A premiere or stream that is cancelled is deleted, and its entry leaves
     the feed. An entry can also leave for an hour when the feed lags, so it is
     gone only when absent and a day has passed since its start (or since it
     was found, when the start was never known).
     """
-    if in_feed:
+    if in_feed or pushed:
         return False
     since = start_at if start_at is not None else discovered_at
     return now >= since + GONE_AFTER_S

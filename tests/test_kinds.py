@@ -166,3 +166,16 @@ def test_start_time_is_the_release_timestamp(
     info: dict[str, object], expected: float | None
 ) -> None:
     assert kinds.start_time(info) == expected
+
+
+def test_every_media_type_says_who_takes_it() -> None:
+    assert set(kinds.INCLUDED_BY) == set(kinds.MEDIA_TYPES)
+    assert all(set(taken) <= set(kinds.INCLUDABLE) for taken in kinds.INCLUDED_BY.values())
+
+
+@pytest.mark.parametrize(
+    ("media_type", "now"),
+    [(VIDEO, True), (SHORT, True), (LIVE, True), (UPCOMING, False), (MEMBERS_ONLY, False)],
+)
+def test_only_watchable_kinds_are_announced(media_type: str, now: bool) -> None:
+    assert kinds.announceable(media_type) is now

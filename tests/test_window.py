@@ -50,7 +50,17 @@ def test_due_upcoming_videos_come_earliest_first() -> None:
 def test_a_premiere_is_gone_a_day_after_it_left_the_feed(
     start_at: float | None, in_feed: bool, now: float, gone: bool
 ) -> None:
-    assert window.premiere_gone(start_at, NOW - 1000, in_feed, now) is gone
+    assert window.premiere_gone(start_at, NOW - 1000, in_feed, False, now) is gone
+
+
+def test_a_premiere_pushed_out_of_a_full_window_is_not_called_gone() -> None:
+    full = [NOW - 60 * i for i in range(15)]
+    assert window.pushed_out(NOW - 3600, full)
+    assert not window.pushed_out(NOW - 60, full[:14])  # room left: it would show
+    assert not window.pushed_out(NOW - 3600 * 24, [NOW - 3600 * 48, *full[1:]])
+    assert window.pushed_out(None, full)
+    assert window.pushed_out(NOW - 3600, [None, *full[1:]])
+    assert not window.premiere_gone(NOW, NOW, False, True, NOW + 10 * GONE_AFTER_S)
 
 
 def test_a_gap_listing_above_the_first_known_id_is_new_whatever_its_dates() -> None:

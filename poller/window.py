@@ -27,17 +27,20 @@ LATE_RECHECK_S = 900.0
 GONE_AFTER_S = 86400.0
 
 
-def recheck_at(start_at: float | None, now: float) -> float:
+def recheck_at(start_at: float | None, checked_at: float) -> float:
     """Return when an upcoming video is next looked at.
 
     Args:
         start_at: its announced start (epoch seconds), None when unknown.
-        now: the current time.
+        checked_at: when it was last looked at (found, or re-checked and
+            still upcoming: Video.updated_at). Counting from the last look,
+            not from now, keeps the answer fixed between polls, so a video
+            with no known start does come due.
     """
     if start_at is None:
-        return now + UNKNOWN_START_RECHECK_S
+        return checked_at + UNKNOWN_START_RECHECK_S
     due = start_at + START_MARGIN_S
-    return due if due > now else now + LATE_RECHECK_S
+    return due if due > checked_at else checked_at + LATE_RECHECK_S
 
 
 def next_poll_with_upcoming(next_poll_at: float, rechecks: Iterable[float]) -> float:

@@ -102,3 +102,9 @@ def test_an_entry_older_than_the_window_is_a_slide_back(
     slid: bool,
 ) -> None:
     assert window.slid_back(published_at, known_in_window, last_announced_at) is slid
+
+
+def test_a_recheck_time_counts_from_the_last_look_so_it_comes_due() -> None:
+    found = NOW - UNKNOWN_START_RECHECK_S - 1
+    due = window.recheck_at(None, found)
+    assert window.due_upcoming({"p": due}, NOW) == ["p"]

@@ -44,3 +44,7 @@ class PermanentError(PollError):
 
 class BlockedAddress(PermanentError):
     """Raised when a URL resolves to a loopback, private or link-local address."""
+
+
+class UnknownKind(TubepollerError):
+    """Raised when a subscription's `include` names no kind or an unknown one."""

@@ -14,6 +14,8 @@ from peewee import (
     TextField,
 )
 
+from .kinds import DEFAULT_INCLUDE_JSON, VIDEO
+
 db = DatabaseProxy()
 
 # Tracking modes of a subscription (see DESIGN.md, "Gating auto-downloads").
@@ -81,6 +83,9 @@ class Channel(BaseModel):
     catalog_error = TextField(null=True)
     # Recent upload times (JSON list of epoch seconds) for the adaptive cadence.
     upload_history = TextField(default="[]")
+    # A problem the last poll got past without failing (a feed that is not
+    # well-formed XML but still gave entries): shown, never backed off for.
+    warning = TextField(null=True)
 
 
 class Subscription(BaseModel):
@@ -89,6 +94,9 @@ class Subscription(BaseModel):
     channel = ForeignKeyField(Channel, backref="subscriptions", on_delete="CASCADE")
     mode = CharField(max_length=16, default=FUTURE_ONLY)
     created_at = DoubleField()
+    # The kinds this subscriber gets (JSON list, see poller.kinds): others are
+    # cataloged for the channel but not referenced, announced or downloaded.
+    include = TextField(default=DEFAULT_INCLUDE_JSON)
     # The foreign keys' raw ids, which peewee adds at run time (for type checkers).
     user_id: int
     channel_id: int
@@ -109,6 +117,10 @@ class Video(BaseModel):
     discovered_at = DoubleField()
     # True for back-catalog videos: referenced, never announced or auto-downloaded.
     backfill = BooleanField(default=False)
+    # One of poller.kinds.MEDIA_TYPES; rows from before the column are videos.
+    media_type = CharField(max_length=16, default=VIDEO)
+    # When an upcoming premiere or stream starts (NULL: unknown or not upcoming).
+    available_at = DoubleField(null=True)
     download_status = CharField(max_length=16, default=NOT_WANTED, index=True)
     download_path = TextField(null=True)
     download_error = TextField(null=True)

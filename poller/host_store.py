@@ -17,7 +17,7 @@ from typing import cast
 
 from peewee import Case, PostgresqlDatabase, fn
 
-from . import hosts
+from . import host_signals, hosts
 from .models import Host, db
 
 
@@ -208,10 +208,10 @@ def release_probe(name: str, token: str) -> bool:
     return bool(list(query.execute()))
 
 
-def record_forbidden(name: str, now: float, window: float = hosts.FORBIDDEN_WINDOW) -> int:
+def record_forbidden(name: str, now: float, window: float = host_signals.FORBIDDEN_WINDOW) -> int:
     """Count a 403 from the host; return the 403s in the current window (1 query).
 
-    See `hosts.forbidden_window`; `hosts.is_forbidden_burst` says when to pause.
+    See `host_signals.forbidden_window`; `host_signals.is_forbidden_burst` says when to pause.
     """
     in_window = Host.forbidden_since.is_null(False) & (Host.forbidden_since >= now - window)
     query = (

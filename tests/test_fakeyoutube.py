@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from poller import hosts
+from poller import host_signals
 from poller.errors import PollError
 from poller.fetch import fetch
 from poller.parse import parse_feed
@@ -41,19 +41,19 @@ def kind_of(url: str) -> str:
             parse_feed(body)
         except PollError:
             invalid_xml = True
-    return hosts.classify(status, body, error, invalid_xml=invalid_xml)
+    return host_signals.classify(status, body, error, invalid_xml=invalid_xml)
 
 
 @pytest.mark.parametrize(
     ("mode", "kind"),
     [
-        (fakeyoutube.NORMAL, hosts.ORDINARY),
-        (fakeyoutube.BOT_CHECK, hosts.BOT_CHECK),
-        (fakeyoutube.RATE_LIMITED, hosts.RATE_LIMITED),
-        (fakeyoutube.FORBIDDEN, hosts.FORBIDDEN),
-        (fakeyoutube.NOT_FOUND, hosts.OUTAGE),
-        (fakeyoutube.SERVER_ERROR, hosts.OUTAGE),
-        (fakeyoutube.INVALID_XML, hosts.OUTAGE),
+        (fakeyoutube.NORMAL, host_signals.ORDINARY),
+        (fakeyoutube.BOT_CHECK, host_signals.BOT_CHECK),
+        (fakeyoutube.RATE_LIMITED, host_signals.RATE_LIMITED),
+        (fakeyoutube.FORBIDDEN, host_signals.FORBIDDEN),
+        (fakeyoutube.NOT_FOUND, host_signals.OUTAGE),
+        (fakeyoutube.SERVER_ERROR, host_signals.OUTAGE),
+        (fakeyoutube.INVALID_XML, host_signals.OUTAGE),
     ],
 )
 def test_every_mode_is_host_wide_and_classified_as_its_kind(
@@ -64,8 +64,8 @@ def test_every_mode_is_host_wide_and_classified_as_its_kind(
     assert kind_of(youtube.feed_url(1)) == kind
     if mode != fakeyoutube.INVALID_XML:  # a catalog page is no feed to parse
         status, body, error = answer(f"{youtube.base}/channel/{youtube.channel(0).id}/videos")
-        assert hosts.classify(status, body, error) == (
-            hosts.ORDINARY if mode == fakeyoutube.NORMAL else kind
+        assert host_signals.classify(status, body, error) == (
+            host_signals.ORDINARY if mode == fakeyoutube.NORMAL else kind
         )
     assert youtube.mode_counts[mode] == (2 if mode == fakeyoutube.INVALID_XML else 3)
 
@@ -75,7 +75,7 @@ def test_the_bot_check_is_an_html_page_with_status_200(youtube: FakeYouTube) -> 
         status, body, _ = answer(youtube.feed_url(0))
     assert status == 200
     assert "Sign in to confirm you’re not a bot" in body.decode()
-    assert kind_of(youtube.feed_url(0)) == hosts.ORDINARY  # back to normal after the block
+    assert kind_of(youtube.feed_url(0)) == host_signals.ORDINARY  # back to normal after the block
 
 
 def test_a_429_storm_carries_retry_after(youtube: FakeYouTube) -> None:
@@ -83,7 +83,7 @@ def test_a_429_storm_carries_retry_after(youtube: FakeYouTube) -> None:
     with pytest.raises(PollError) as raised:
         fetch(youtube.feed_url(0), timeout=5, allow_private=True)
     assert getattr(raised.value, "retry_after_s", None) == 300
-    assert hosts.classify(error=str(raised.value)) == hosts.RATE_LIMITED
+    assert host_signals.classify(error=str(raised.value)) == host_signals.RATE_LIMITED
 
 
 def test_requests_are_counted_per_mode(youtube: FakeYouTube) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from poller import host_store, hosts
+from poller import host_signals, host_store, hosts
 from poller.models import Host, db
 from tests.helpers import count_queries
 
@@ -144,8 +144,8 @@ def test_403s_are_counted_per_window_across_workers() -> None:
     host_store.ensure_host(HOST, NOW)
     counts = in_threads(5, lambda i: host_store.record_forbidden(HOST, NOW))
     assert sorted(counts) == [1, 2, 3, 4, 5]  # type: ignore[type-var]
-    assert hosts.is_forbidden_burst(max(counts))  # type: ignore[type-var]
-    assert host_store.record_forbidden(HOST, NOW + hosts.FORBIDDEN_WINDOW + 1) == 1
+    assert host_signals.is_forbidden_burst(max(counts))  # type: ignore[type-var]
+    assert host_store.record_forbidden(HOST, NOW + host_signals.FORBIDDEN_WINDOW + 1) == 1
     assert host_store.record_forbidden("unknown.example", NOW) == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from poller import hosts
+from poller import host_signals, hosts
 
 NOW = 1_800_000_000.0
 YOUTUBE = "https://www.youtube.com"
@@ -58,6 +58,27 @@ def test_a_tick_claims_only_what_the_budget_allows_in_the_next_minute(
     assert hosts.slots_within(next_slot_at, NOW, rate, horizon=60) == expected
 
 
+@pytest.mark.parametrize(
+    ("next_slot_at", "paused_until", "probe_until", "allowed"),
+    [
+        (0.0, None, None, 120),
+        (NOW + 50, None, None, 20),
+        (0.0, NOW + 600, None, 0),  # paused
+        (0.0, NOW - 1, None, 1),  # the pause ended: one probe
+        (0.0, NOW - 1, NOW + 60, 0),  # someone probes
+    ],
+)
+def test_a_tick_claims_by_budget_one_probe_or_nothing(
+    next_slot_at: float, paused_until: float | None, probe_until: float | None, allowed: int
+) -> None:
+    assert hosts.tick_allowance(next_slot_at, paused_until, probe_until, NOW, rate=2) == allowed
+
+
+def test_deferred_channels_come_back_after_the_pause_spread_over_a_minute() -> None:
+    assert hosts.defer_until(NOW + 900, 0.0) == NOW + 900
+    assert NOW + 900 < hosts.defer_until(NOW + 900, 0.999) < NOW + 960
+
+
 def test_a_slot_becomes_a_dramatiq_delay() -> None:
     assert hosts.delay_ms(NOW + 1.5, NOW) == 1500
     assert hosts.delay_ms(NOW - 3, NOW) == 0
@@ -86,59 +107,6 @@ def test_a_reservation_row_says_what_was_granted() -> None:
 )
 def test_the_probe_rule(paused_until: float | None, probe_until: float | None, state: str) -> None:
     assert hosts.probe_state(paused_until, probe_until, NOW) == state
-
-
-BOT_PAGE = (
-    "<html><body><div>Sign in to confirm you’re not a bot</div>"
-    "<p>This helps protect our community.</p></body></html>"
-)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "kind"),
-    [
-        ({"status": 200, "body": BOT_PAGE.encode()}, hosts.BOT_CHECK),
-        ({"status": 200, "body": BOT_PAGE.replace("’", "'")}, hosts.BOT_CHECK),
-        (
-            {
-                "error": "ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm you’re not a bot. "
-                "Use --cookies-from-browser or --cookies for the authentication."
-            },
-            hosts.BOT_CHECK,
-        ),
-        ({"error": "ERROR: Sign in to confirm you're not a bot"}, hosts.BOT_CHECK),
-        ({"status": 429}, hosts.RATE_LIMITED),
-        ({"error": "HTTP 429 from www.youtube.com"}, hosts.RATE_LIMITED),
-        (
-            {"error": "ERROR: unable to download webpage: HTTP Error 429: Too Many Requests"},
-            hosts.RATE_LIMITED,
-        ),
-        ({"status": 403}, hosts.FORBIDDEN),
-        ({"error": "ERROR: HTTP Error 403: Forbidden"}, hosts.FORBIDDEN),
-        ({"status": 404}, hosts.OUTAGE),
-        ({"error": "HTTP 404 from www.youtube.com"}, hosts.OUTAGE),
-        ({"status": 500}, hosts.OUTAGE),
-        ({"status": 503}, hosts.OUTAGE),
-        ({"status": 200, "invalid_xml": True}, hosts.OUTAGE),
-        ({"status": 200, "body": b"<feed/>"}, hosts.ORDINARY),
-        ({"status": 410}, hosts.ORDINARY),
-        ({"error": "timed out after 15 s fetching www.youtube.com"}, hosts.ORDINARY),
-        ({"error": "video 'not a bot' is private"}, hosts.ORDINARY),
-    ],
-)
-def test_answers_are_classified_for_their_host(kwargs: dict, kind: str) -> None:
-    assert hosts.classify(**kwargs) == kind
-
-
-def test_five_403s_within_two_minutes_are_a_burst() -> None:
-    count, since = 0, None
-    for i in range(4):
-        count, since = hosts.forbidden_window(count, since, NOW + i * 10)
-    assert (count, since) == (4, NOW) and not hosts.is_forbidden_burst(count)
-    count, since = hosts.forbidden_window(count, since, NOW + 100)
-    assert count == 5 and hosts.is_forbidden_burst(count)
-    # A 403 after the window opens a new one.
-    assert hosts.forbidden_window(count, since, NOW + 121) == (1, NOW + 121)
 
 
 @pytest.mark.parametrize(
@@ -171,25 +139,6 @@ def test_a_first_pause_then_reports_during_it_then_a_failed_probe() -> None:
     assert hosts.next_pause(until, level, NOW + 901, 900) == (NOW + 901 + 1800, 1)
 
 
-@pytest.mark.parametrize(
-    ("polled", "failing", "degraded"),
-    [(10, 5, True), (10, 4, False), (5, 5, True), (4, 4, False), (0, 0, False), (200, 150, True)],
-)
-def test_a_host_is_degraded_when_half_of_five_or_more_recent_polls_fail(
-    polled: int, failing: int, degraded: bool
-) -> None:
-    assert hosts.is_degraded(polled, failing) is degraded
-
-
-def test_a_404_on_a_channel_that_was_fine_is_transient_for_three_days() -> None:
-    assert not hosts.is_gone(NOW - 86400, NOW, degraded=False)
-    assert not hosts.is_gone(NOW - 3 * 86400 + 1, NOW, degraded=False)
-    assert hosts.is_gone(NOW - 3 * 86400, NOW, degraded=False)
-    assert not hosts.is_gone(NOW - 30 * 86400, NOW, degraded=True)
-    assert hosts.is_gone(None, NOW, degraded=False)  # never polled fine: a wrong id
-    assert not hosts.is_gone(None, NOW, degraded=True)
-
-
 def test_ytdlp_sleeps_follow_the_host_rate() -> None:
     assert hosts.ytdlp_sleep_args(2) == ["--sleep-requests", "0.5"]
     assert hosts.ytdlp_sleep_args(10) == ["--sleep-requests", "0.1"]
@@ -205,10 +154,10 @@ def test_ytdlp_sleeps_follow_the_host_rate() -> None:
 
 
 def test_cookies_are_passed_only_when_needed() -> None:
-    assert hosts.cookies_args(None, [hosts.BOT_CHECK]) == []
+    assert hosts.cookies_args(None, [host_signals.BOT_CHECK]) == []
     assert hosts.cookies_args("/c.txt", []) == []
-    assert hosts.cookies_args("/c.txt", [hosts.RATE_LIMITED]) == []
-    assert hosts.cookies_args("/c.txt", [hosts.BOT_CHECK]) == ["--cookies", "/c.txt"]
+    assert hosts.cookies_args("/c.txt", [host_signals.RATE_LIMITED]) == []
+    assert hosts.cookies_args("/c.txt", [host_signals.BOT_CHECK]) == ["--cookies", "/c.txt"]
     assert hosts.cookies_args("/c.txt", ["members_only"]) == ["--cookies", "/c.txt"]
 
 

@@ -11,6 +11,7 @@ pause rules, `poller.host_store` the rows.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # A burst of 403s: one 403 is a private or members-only item; this many from
 # one host within the window, across channels, is the site refusing us.
@@ -123,3 +124,47 @@ def is_gone(last_ok_at: float | None, now: float, *, degraded: bool) -> bool:
     if last_ok_at is None:
         return True  # never fine: a wrong id, say so now
     return now - last_ok_at >= GONE_AFTER
+
+
+@dataclass(frozen=True)
+class FailureEffect:
+    """What one failed request means for its host and its channel.
+
+    Attributes:
+        pause_host: pause the host (`host_store.pause`); the channel is deferred
+            to the pause's end.
+        charge_channel: count the failure against the channel (its backoff,
+            `consecutive_failures`, "failing" in the lists).
+        gone: the channel no longer exists; stop polling it.
+    """
+
+    pause_host: bool
+    charge_channel: bool
+    gone: bool = False
+
+
+def failure_effect(
+    kind: str,
+    *,
+    status: int | None,
+    degraded: bool,
+    last_ok_at: float | None,
+    now: float,
+    forbidden_burst: bool = False,
+) -> FailureEffect:
+    """Decide what a failed poll of a channel does to its host and to itself.
+
+    Args:
+        kind: `classify`'s answer.
+        status: the HTTP status, when there was one (a 404 may mean gone).
+        degraded: the host is degraded (most of its feeds fail at once).
+        last_ok_at: the channel's last successful poll, or None.
+        now: the current time.
+        forbidden_burst: this 403 completed a burst (`is_forbidden_burst`).
+    """
+    if kind in PAUSING or (kind == FORBIDDEN and forbidden_burst):
+        return FailureEffect(pause_host=True, charge_channel=False)
+    if kind == OUTAGE and degraded:
+        return FailureEffect(pause_host=False, charge_channel=False)  # the platform's, not its
+    gone = status == 404 and is_gone(last_ok_at, now, degraded=degraded)
+    return FailureEffect(pause_host=False, charge_channel=True, gone=gone)

@@ -79,3 +79,41 @@ def test_a_404_on_a_channel_that_was_fine_is_transient_for_three_days() -> None:
     assert not host_signals.is_gone(NOW - 30 * 86400, NOW, degraded=True)
     assert host_signals.is_gone(None, NOW, degraded=False)  # never polled fine: a wrong id
     assert not host_signals.is_gone(None, NOW, degraded=True)
+
+
+D = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "degraded", "last_ok_at", "burst", "effect"),
+    [
+        (host_signals.BOT_CHECK, 200, False, NOW - 60, False, (True, False, False)),
+        (host_signals.RATE_LIMITED, 429, True, NOW - 60, False, (True, False, False)),
+        (host_signals.FORBIDDEN, 403, False, NOW - 60, False, (False, True, False)),
+        (host_signals.FORBIDDEN, 403, False, NOW - 60, True, (True, False, False)),
+        (host_signals.OUTAGE, 404, True, NOW - 30 * D, False, (False, False, False)),
+        (host_signals.OUTAGE, 503, True, NOW - 60, False, (False, False, False)),
+        (host_signals.OUTAGE, 404, False, NOW - D, False, (False, True, False)),
+        (host_signals.OUTAGE, 404, False, NOW - 3 * D, False, (False, True, True)),
+        (host_signals.OUTAGE, 404, False, None, False, (False, True, True)),
+        (host_signals.OUTAGE, 500, False, NOW - 30 * D, False, (False, True, False)),
+        (host_signals.ORDINARY, None, False, NOW - 60, False, (False, True, False)),
+    ],
+)
+def test_a_failed_poll_pauses_the_host_or_charges_the_channel(
+    kind: str,
+    status: int | None,
+    degraded: bool,
+    last_ok_at: float | None,
+    burst: bool,
+    effect: tuple[bool, bool, bool],
+) -> None:
+    got = host_signals.failure_effect(
+        kind,
+        status=status,
+        degraded=degraded,
+        last_ok_at=last_ok_at,
+        now=NOW,
+        forbidden_burst=burst,
+    )
+    assert (got.pause_host, got.charge_channel, got.gone) == effect

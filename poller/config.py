@@ -53,6 +53,10 @@ class Settings:
     claim_lease: float = 900.0
     allow_private_networks: bool = False
     api_bind: str = "127.0.0.1:8080"
+    # Hosts (poller/hosts.py): None = 2/s for the YouTube host, 10/s for others.
+    host_rate: float | None = None
+    host_pause: float = 900.0
+    cookies_file: Path | None = None
 
     @property
     def embedded_broker(self) -> bool:
@@ -101,7 +105,21 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         claim_lease=_number(env, "CLAIM_LEASE", 900, 10, 86400),
         allow_private_networks=_flag(env, "ALLOW_PRIVATE_NETWORKS"),
         api_bind=env.get(PREFIX + "API_BIND") or "127.0.0.1:8080",
+        **_host_settings(env),
     )
+
+
+def _host_settings(env: Mapping[str, str]) -> dict:
+    """Read the per-host budget, pause and cookies settings."""
+    cookies = env.get(PREFIX + "COOKIES_FILE") or None
+    if cookies is not None and not Path(cookies).is_file():
+        raise ConfigError(f"{PREFIX}COOKIES_FILE must name a cookies.txt file, got {cookies!r}")
+    return {
+        # 0 is "unset"; a set rate is positive (0.001/s: one request every ~17 min).
+        "host_rate": _number(env, "HOST_RATE", 0, 0.001, 1000) or None,
+        "host_pause": _number(env, "HOST_PAUSE", 900, 1, 6 * 3600),
+        "cookies_file": Path(cookies) if cookies else None,
+    }
 
 
 _settings: Settings | None = None

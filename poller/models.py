@@ -165,4 +165,28 @@ class Event(BaseModel):
         indexes = ((("user", "id"), False),)
 
 
-TABLES = [User, Channel, Subscription, Video, UserVideoRef, Event]
+class Host(BaseModel):
+    """One host's shared request budget, pause and health (see poller/hosts.py).
+
+    `next_slot_at` is when the host's next request may go (GCRA). A pause
+    holds every request until `paused_until`; then one probe (`probe_token`
+    names its owner, `probe_until` its lease) decides whether it ends or
+    doubles. `paused_until` stays set until the probe succeeds.
+    """
+
+    id = AutoField()
+    name = CharField(max_length=300, unique=True)  # lower-case host[:port]
+    created_at = DoubleField()
+    next_slot_at = DoubleField(default=0)
+    paused_until = DoubleField(null=True)
+    pause_reason = TextField(null=True)
+    pause_level = IntegerField(default=0)
+    probe_until = DoubleField(null=True)
+    probe_token = CharField(max_length=64, null=True)
+    # A window of 403s (a burst pauses the host); written only on a 403.
+    forbidden_count = IntegerField(default=0)
+    forbidden_since = DoubleField(null=True)
+    degraded_since = DoubleField(null=True)
+
+
+TABLES = [User, Channel, Subscription, Video, UserVideoRef, Event, Host]

@@ -39,10 +39,8 @@ class FetchResult:
 
     status: int  # 200 or 304 (another 2xx only if a server sends one)
     body: bytes  # b"" on 304
-    url: str  # final URL after redirects
     etag: str | None
     last_modified: str | None
-    content_type: str | None
     retry_after_s: float | None
     max_age_s: float | None
 
@@ -78,10 +76,10 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    timeout: float = 15.0,
-    max_bytes: int = 5 * 1024 * 1024,
-    max_redirects: int = 5,
-    allow_private: bool = False,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
+    allow_private: bool,
 ) -> FetchResult:
     """GET a feed, following redirects, within one total deadline.
 
@@ -183,10 +181,8 @@ def _get(
     return FetchResult(
         status=r.status,
         body=body,
-        url=url,
         etag=found.get("etag"),
         last_modified=found.get("last-modified"),
-        content_type=found.get("content-type"),
         retry_after_s=retry_after,
         max_age_s=parse_max_age(found.get("cache-control")),
     )

@@ -1,4 +1,4 @@
-"""The scheduler's tick: claim due channels and send one poll message each."""
+"""Send polls: claim channels and send one poll message each (tick and manual polls)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-def fan_out(
+def enqueue_polls(
     poll_actor: Any,
     now: float,
     settings: Settings,

@@ -33,7 +33,9 @@ def enqueue_polls(
     """
     sent = 0
     while True:
-        ids = claim(now, settings.claim_lease, due_only=due_only, channel_ids=channel_ids)
+        ids = claim(
+            now, settings.claim_lease, due_only=due_only, channel_ids=channel_ids, limit=BATCH
+        )
         for position, channel_id in enumerate(ids):
             try:
                 poll_actor.send(channel_id)

@@ -44,3 +44,15 @@ class PermanentError(PollError):
 
 class BlockedAddress(PermanentError):
     """Raised when a URL resolves to a loopback, private or link-local address."""
+
+
+class InternalError(PermanentError):
+    """Raised in place of an unexpected exception that ended a poll (a bug, say).
+
+    Its message is one line: ``internal error: <type>: <message>``.
+    """
+
+    def __init__(self, exc: Exception) -> None:
+        text = " ".join(str(exc).split())
+        reason = f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+        super().__init__(reason if len(reason) <= 300 else reason[:299] + "…")

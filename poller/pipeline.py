@@ -19,7 +19,7 @@ from . import decide, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
-from .errors import PermanentError, PollError
+from .errors import InternalError, PermanentError, PollError
 from .fetch import fetch
 from .models import Channel
 from .parse import Entry, parse_feed
@@ -111,14 +111,7 @@ def poll_channel(
         # A bug or an input nobody foresaw: record it like any failure, or the
         # message dead-letters and the channel, unmarked, is claimed forever.
         log.exception("channel %s: poll failed unexpectedly", channel_id)
-        return _fail(channel, now, bounds, PermanentError(internal_error(exc)), rng, lease=0)
-
-
-def internal_error(exc: Exception) -> str:
-    """Return the one-line reason recorded for an unexpected exception."""
-    text = " ".join(str(exc).split())
-    reason = f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
-    return reason if len(reason) <= 300 else reason[:299] + "…"
+        return _fail(channel, now, bounds, InternalError(exc), rng, lease=0)
 
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
@@ -137,7 +130,8 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         scanned = frozenset(ids)
         known = frozenset(reads.known_ids(channel.id, scanned))
         seen = replace(seen, scanned=scanned, known=known)
-    while True:
+    # Each gathering step runs at most once, so the fourth answer is final.
+    for _ in range(4):
         step = decide.next_step(seen, now, bounds)
         if isinstance(step, decide.Parse):
             seen = _parse(channel, seen)
@@ -150,6 +144,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
             return PollResult(channel.id, step.outcome)
         else:
             return _store(channel, now, step)
+    raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
 
 
 def _state(channel: Channel, settings: Settings) -> decide.ChannelState:

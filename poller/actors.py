@@ -14,12 +14,12 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, media
+from . import config, downloads
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, build_broker
 from .database import open_database
-from .pipeline import FAILED
+from .enqueue import enqueue_polls
+from .pipeline import POLL_FAILED
 from .pipeline import poll_channel as run_poll
-from .tick import fan_out
 
 # Time limits are fixed when the actors are declared; everything else reads
 # config.get() per message, so tests and `tubepoller up` can swap settings.
@@ -54,8 +54,10 @@ def _retries_left() -> bool:
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     """Claim due channels, send one poll message each, re-send lost downloads."""
     settings = config.get()
-    sent = fan_out(poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids)
-    resent = media.stuck(time.time(), settings)
+    sent = enqueue_polls(
+        poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids
+    )
+    resent = downloads.stuck(time.time(), settings)
     for video_id in resent:
         download_video.send(video_id)
     if sent or resent:
@@ -79,7 +81,7 @@ def poll_channel(channel_id: int) -> None:
     log.info("poll channel=%s %s", channel_id, result.describe())
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
-    if result.outcome == FAILED and result.transient and retrying:
+    if result.outcome == POLL_FAILED and result.transient and retrying:
         raise dramatiq.Retry(result.error or "transient failure")
 
 
@@ -93,7 +95,7 @@ def poll_channel(channel_id: int) -> None:
 def download_video(video_id: int) -> None:
     """Download one video; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
-    outcome = media.download_video(video_id, time.time(), config.get(), retrying=retrying)
+    outcome = downloads.download_video(video_id, time.time(), config.get(), retrying=retrying)
     log.info(
         "download video=%s %s%s",
         video_id,

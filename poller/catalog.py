@@ -1,50 +1,20 @@
-"""List a channel's whole catalog with yt-dlp, run in a killable subprocess.
-
-yt-dlp has no total timeout of its own (``--socket-timeout`` bounds one read, not a slow-drip or
-a looping extractor), so it runs as ``python -m yt_dlp`` in its own process group that we kill
-when our deadline passes. `run_ytdlp` is shared with `poller.download`.
-"""
+"""Read a channel's whole catalog: one flat yt-dlp listing turned into entries."""
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import ytdlp
 from .dates import sane_epoch
-from .errors import PermanentError, TransientError
+from .errors import PermanentError
 from .ids import external_id
-
-# Never read the user's or the system's yt-dlp config: a stray `-o` or `--download-archive`
-# there would change what we get. No colour, no progress bars: stderr is parsed.
-BASE_ARGS = (
-    "--ignore-config", "--no-warnings", "--no-progress", "--color", "never",
-    "--socket-timeout", "30",
-)  # fmt: skip
-
-# Linux: yt-dlp gets SIGKILL when the worker that started it dies. It runs in a session of its
-# own (so killpg takes its ffmpeg too), which a SIGKILL of the worker's group does not reach:
-# without this it would go on writing the file beside the retry that replaces it.
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
-def _die_with_parent() -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-# Error texts after which retrying the same URL cannot help.
-PERMANENT_MARKERS = ("HTTP Error 404", "HTTP Error 410", "Unsupported URL", "is not a valid URL")
+from .parse import clean_text
 
 _YT_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 # The generic extractor appends the RSS <guid> to each entry's URL in this fragment.
@@ -61,68 +31,7 @@ class CatalogEntry:
     published_at: float | None  # epoch seconds, when yt-dlp knew it
 
 
-def run_ytdlp(args: list[str], *, timeout: float) -> str:
-    """Run ``yt-dlp BASE_ARGS args`` and return its stdout.
-
-    Args:
-        args: options and, last, the URL (callers put ``--`` before it).
-        timeout: seconds before the whole process group is killed.
-
-    Raises:
-        TransientError: timeout, or a failure a retry may fix.
-        PermanentError: yt-dlp said the URL is gone, unsupported or malformed.
-    """
-    cmd = [sys.executable, "-m", "yt_dlp", *BASE_ARGS, *args]
-    # A new session makes yt-dlp the leader of its own process group, so killpg also takes
-    # the ffmpeg it may have started.
-    # UTF-8 both ways whatever the locale: titles and paths are not ASCII.
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        encoding="utf-8", errors="replace", env={**os.environ, "PYTHONUTF8": "1"},
-        start_new_session=True, preexec_fn=_die_with_parent,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise TransientError(f"yt-dlp timed out after {timeout:g} s") from None
-    finally:
-        # Also reached when an exception (Dramatiq's TimeLimit, KeyboardInterrupt) interrupts
-        # communicate(): never leave yt-dlp running behind us.
-        if proc.poll() is None:
-            _kill_group(proc)
-    if proc.returncode != 0:
-        raise _error_from(err, proc.returncode)
-    return out
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # it ended between poll() and killpg()
-    proc.communicate()  # reap it and close the pipes
-
-
-def _error_from(stderr: str, code: int) -> TransientError | PermanentError:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR:")]
-    if errors:
-        message = "yt-dlp: " + errors[-1].removeprefix("ERROR:").strip()
-    elif lines:
-        message = f"yt-dlp exited with {code}: {lines[-1]}"
-    else:
-        message = f"yt-dlp exited with {code}"
-    if len(message) > 300:
-        message = message[:299] + "…"
-    # Exit code 2 is yt-dlp's usage error: our own command line is wrong.
-    if code == 2 or any(marker in message for marker in PERMANENT_MARKERS):
-        return PermanentError(message)
-    return TransientError(message)
-
-
-def list_catalog(
-    url: str, *, timeout: float = 120.0, video_url_base: str = "https://www.youtube.com"
-) -> list[CatalogEntry]:
+def list_catalog(url: str, *, timeout: float, video_url_base: str) -> list[CatalogEntry]:
     """List every video yt-dlp finds at ``url``, without resolving each one.
 
     Args:
@@ -135,7 +44,7 @@ def list_catalog(
         PermanentError: the URL is gone or unsupported, or yt-dlp printed no JSON.
     """
     # "--" so that a URL starting with "-" is never read as an option.
-    out = run_ytdlp(["--flat-playlist", "--dump-single-json", "--", url], timeout=timeout)
+    out = ytdlp.run(["--flat-playlist", "--dump-single-json", "--", url], timeout=timeout)
     try:
         info = json.loads(out)
     except json.JSONDecodeError:
@@ -145,24 +54,22 @@ def list_catalog(
     return catalog_entries(info, video_url_base=video_url_base)
 
 
-def catalog_entries(
-    info: dict[str, Any], *, video_url_base: str = "https://www.youtube.com"
-) -> list[CatalogEntry]:
+def catalog_entries(info: dict[str, Any], *, video_url_base: str) -> list[CatalogEntry]:
     """Turn yt-dlp's JSON into entries: flattened, deduplicated, id-less ones skipped."""
     items = _walk(info["entries"]) if "entries" in info else iter([info])
     seen: set[str] = set()
     result = []
     for entry in items:
-        external_id = video_id_from(entry)
-        if external_id is None or external_id in seen:
+        video_id = video_id_from(entry)
+        if video_id is None or video_id in seen:
             continue  # a video can show up in two tabs (Videos and Live)
-        seen.add(external_id)
+        seen.add(video_id)
         url = _entry_url(entry)
-        if not url and _YT_ID.fullmatch(external_id):
-            url = f"{video_url_base.rstrip('/')}/watch?v={external_id}"
-        result.append(
-            CatalogEntry(external_id, entry.get("title") or "", url or "", _published_at(entry))
-        )
+        if not url and _YT_ID.fullmatch(video_id):
+            url = f"{video_url_base.rstrip('/')}/watch?v={video_id}"
+        # Titles are cleaned as the feed path cleans them: a NUL fails PostgreSQL.
+        title = clean_text(str(entry.get("title") or ""))
+        result.append(CatalogEntry(video_id, title, url or "", _published_at(entry)))
     return result
 
 

@@ -98,10 +98,10 @@ def _enqueue_poll(settings: config.Settings, channel_id: int) -> bool:
     if settings.embedded_broker:
         return False
     from . import actors
-    from .tick import fan_out
+    from .enqueue import enqueue_polls
 
     return bool(
-        fan_out(
+        enqueue_polls(
             actors.poll_channel, time.time(), settings, due_only=False, channel_ids=[channel_id]
         )
     )
@@ -174,7 +174,7 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
     print(f"channel {args.channel_id}: {result.describe()}")
     if result.download_ids:
         print(f"{len(result.download_ids)} downloads marked pending")
-    return 1 if result.outcome == pipeline.FAILED else 0
+    return 1 if result.outcome == pipeline.POLL_FAILED else 0
 
 
 def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -1,62 +1,142 @@
-"""Settings: every TUBEPOLLER_* variable, read once, with its default and check."""
+"""Settings: every TUBEPOLLER_* variable, read once, with its default and check.
+
+Each option is declared once, as a field of `Settings` made by `option()`:
+its variable, default, check and meaning sit together, and `load()` reads
+them from there. Functions that need a setting receive it from the caller.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
 PREFIX = "TUBEPOLLER_"
+DEFAULT_DATA_DIR = Path("tubepoller-data")
+
+# The database URL schemes `database.open_database` opens; config accepts no other.
+SQLITE_SCHEMES = ("sqlite",)
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
+
+Check = Callable[[str], Any]  # raw text → value; raises ValueError with the reason
 
 
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{PREFIX}{name} must be between {low:g} and {high:g}, got {raw}")
-    return value
+def database_scheme(url: str) -> str | None:
+    """Return the URL's scheme when `database.open_database` supports it, else None."""
+    scheme, sep, _ = url.partition("://")
+    scheme = scheme.lower()
+    return scheme if sep and scheme in SQLITE_SCHEMES + POSTGRES_SCHEMES else None
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(PREFIX + name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+def number(low: float, high: float, kind: Callable[[float], Any] = float) -> Check:
+    """Return a check of a number between `low` and `high`, converted by `kind`."""
+
+    def read(raw: str) -> Any:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {raw}")
+        return kind(value)
+
+    return read
+
+
+def flag(raw: str) -> bool:
+    """Read a boolean: 1/true/yes/on or 0/false/no/off."""
+    text = raw.strip().lower()
+    if text in ("", "0", "false", "no", "off"):
         return False
-    if raw in ("1", "true", "yes", "on"):
+    if text in ("1", "true", "yes", "on"):
         return True
-    raise ConfigError(f"{PREFIX}{name} must be 1 or 0, got {raw!r}")
+    raise ValueError(f"must be 1 or 0, got {text!r}")
+
+
+def sqlite_or_postgres_url(raw: str) -> str:
+    """Check a peewee database URL against the schemes the database layer opens."""
+    if database_scheme(raw) is None:
+        raise ValueError(f"must be sqlite:///PATH or postgresql://…, got {raw!r}")
+    return raw
+
+
+def amqp_url(raw: str) -> str:
+    """Check a RabbitMQ URL."""
+    if not raw.startswith(("amqp://", "amqps://")):
+        raise ValueError(f"must be amqp://…, got {raw!r}")
+    return raw
+
+
+def http_base(raw: str) -> str:
+    """Check an http(s) base URL; drop its trailing slashes."""
+    url = raw.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {url!r}")
+    return url
+
+
+def cookies_path(raw: str) -> Path:
+    """Check that a cookies.txt file exists."""
+    if not Path(raw).is_file():
+        raise ValueError(f"must name a cookies.txt file, got {raw!r}")
+    return Path(raw)
+
+
+def text(raw: str) -> str:
+    """Accept any text."""
+    return raw
+
+
+def option(default: Any, check: Check, doc: str) -> Any:
+    """Declare one option: its default, its check and what it means.
+
+    The variable is TUBEPOLLER_ followed by the field's name in capitals.
+    """
+    return dataclasses.field(default=default, metadata={"check": check, "doc": doc})
 
 
 @dataclass(frozen=True)
 class Settings:
     """The validated configuration of one process."""
 
-    data_dir: Path = Path("tubepoller-data")
-    database_url: str = ""
-    broker_url: str = ""
-    media_dir: Path = Path("tubepoller-data/media")
-    youtube_url: str = "https://www.youtube.com"
-    rss_timeout: float = 15.0
-    ytdlp_timeout: float = 120.0
-    download_timeout: float = 1500.0
-    min_interval: float = 300.0
-    max_interval: float = 86400.0
-    max_feed_bytes: int = 5 * 1024 * 1024
-    max_redirects: int = 5
-    claim_lease: float = 900.0
-    allow_private_networks: bool = False
-    api_bind: str = "127.0.0.1:8080"
+    data_dir: Path = option(
+        DEFAULT_DATA_DIR, Path, "where the embedded SQLite database and media live"
+    )
+    database_url: str = option(
+        "", sqlite_or_postgres_url, "peewee URL; empty: a SQLite file tubepoller.db under DATA_DIR"
+    )
+    broker_url: str = option("", amqp_url, "amqp://… for RabbitMQ; empty: in-process broker")
+    media_dir: Path = option(DEFAULT_DATA_DIR / "media", Path, "where downloads are written")
+    youtube_url: str = option(
+        "https://www.youtube.com", http_base, "base of every YouTube URL built"
+    )
+    rss_timeout: float = option(15.0, number(0.1, 600), "total seconds for one feed fetch")
+    ytdlp_timeout: float = option(120.0, number(1, 3600), "seconds for a catalog listing")
+    download_timeout: float = option(1500.0, number(1, 1700), "seconds for one download")
+    min_interval: float = option(300.0, number(1, 7 * 86400), "shortest poll interval, s")
+    max_interval: float = option(86400.0, number(1, 30 * 86400), "longest poll interval, s")
+    max_feed_bytes: int = option(
+        5 * 1024 * 1024, number(1024, 1 << 30, int), "body cap of a feed, decompressed"
+    )
+    max_redirects: int = option(5, number(0, 20, int), "redirects followed per fetch")
+    claim_lease: float = option(900.0, number(10, 86400), "seconds a claim on a channel holds")
+    allow_private_networks: bool = option(False, flag, "allow loopback/private feed addresses")
+    api_bind: str = option("127.0.0.1:8080", text, "where `tubepoller up` serves the API")
     # Hosts (poller/hosts.py): None = 2/s for the YouTube host, 10/s for others.
-    host_rate: float | None = None
-    host_pause: float = 900.0
-    cookies_file: Path | None = None
+    host_rate: float | None = option(
+        None, number(0.001, 1000), "requests per second per host, for every host"
+    )
+    host_pause: float = option(
+        900.0, number(1, 6 * 3600), "first pause of a host after a bot check or 429, s"
+    )
+    cookies_file: Path | None = option(
+        None, cookies_path, "cookies.txt used only after a bot check or for members-only"
+    )
 
     @property
     def embedded_broker(self) -> bool:
@@ -64,62 +144,37 @@ class Settings:
         return not self.broker_url
 
 
+def variable(name: str) -> str:
+    """Return the environment variable of the `Settings` field `name`."""
+    return PREFIX + name.upper()
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and check the TUBEPOLLER_* variables.
+    """Read and check the TUBEPOLLER_* variables; unset or empty ones take their default.
 
     Raises:
         ConfigError: a variable is malformed or out of range.
     """
     env = os.environ if env is None else env
-    data_dir = Path(env.get(PREFIX + "DATA_DIR") or "tubepoller-data")
-    database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{data_dir / 'tubepoller.db'}"
-    if not database_url.startswith(("sqlite:", "postgres", "psycopg")):
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Settings):
+        raw = env.get(variable(spec.name), "")
+        if raw == "":
+            continue
+        try:
+            values[spec.name] = spec.metadata["check"](raw)
+        except ValueError as exc:
+            raise ConfigError(f"{variable(spec.name)} {exc}") from None
+    data_dir = values.setdefault("data_dir", DEFAULT_DATA_DIR)
+    values.setdefault("database_url", f"sqlite:///{data_dir / 'tubepoller.db'}")
+    values.setdefault("media_dir", data_dir / "media")
+    settings = Settings(**values)
+    if settings.min_interval > settings.max_interval:
         raise ConfigError(
-            f"{PREFIX}DATABASE_URL must be sqlite:///PATH or postgresql://…, got {database_url!r}"
+            f"{PREFIX}MIN_INTERVAL ({settings.min_interval:g}) exceeds "
+            f"MAX_INTERVAL ({settings.max_interval:g})"
         )
-    broker_url = env.get(PREFIX + "BROKER_URL", "")
-    if broker_url and not broker_url.startswith(("amqp://", "amqps://")):
-        raise ConfigError(f"{PREFIX}BROKER_URL must be amqp://…, got {broker_url!r}")
-    youtube_url = (env.get(PREFIX + "YOUTUBE_URL") or "https://www.youtube.com").rstrip("/")
-    if not youtube_url.startswith(("http://", "https://")):
-        raise ConfigError(f"{PREFIX}YOUTUBE_URL must be an http(s) URL, got {youtube_url!r}")
-    min_interval = _number(env, "MIN_INTERVAL", 300, 1, 7 * 86400)
-    max_interval = _number(env, "MAX_INTERVAL", 86400, 1, 30 * 86400)
-    if min_interval > max_interval:
-        raise ConfigError(
-            f"{PREFIX}MIN_INTERVAL ({min_interval:g}) exceeds MAX_INTERVAL ({max_interval:g})"
-        )
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_url=broker_url,
-        media_dir=Path(env.get(PREFIX + "MEDIA_DIR") or data_dir / "media"),
-        youtube_url=youtube_url,
-        rss_timeout=_number(env, "RSS_TIMEOUT", 15, 0.1, 600),
-        ytdlp_timeout=_number(env, "YTDLP_TIMEOUT", 120, 1, 3600),
-        download_timeout=_number(env, "DOWNLOAD_TIMEOUT", 1500, 1, 1700),
-        min_interval=min_interval,
-        max_interval=max_interval,
-        max_feed_bytes=int(_number(env, "MAX_FEED_BYTES", 5 * 1024 * 1024, 1024, 1 << 30)),
-        max_redirects=int(_number(env, "MAX_REDIRECTS", 5, 0, 20)),
-        claim_lease=_number(env, "CLAIM_LEASE", 900, 10, 86400),
-        allow_private_networks=_flag(env, "ALLOW_PRIVATE_NETWORKS"),
-        api_bind=env.get(PREFIX + "API_BIND") or "127.0.0.1:8080",
-        **_host_settings(env),
-    )
-
-
-def _host_settings(env: Mapping[str, str]) -> dict:
-    """Read the per-host budget, pause and cookies settings."""
-    cookies = env.get(PREFIX + "COOKIES_FILE") or None
-    if cookies is not None and not Path(cookies).is_file():
-        raise ConfigError(f"{PREFIX}COOKIES_FILE must name a cookies.txt file, got {cookies!r}")
-    return {
-        # 0 is "unset"; a set rate is positive (0.001/s: one request every ~17 min).
-        "host_rate": _number(env, "HOST_RATE", 0, 0.001, 1000) or None,
-        "host_pause": _number(env, "HOST_PAUSE", 900, 1, 6 * 3600),
-        "cookies_file": Path(cookies) if cookies else None,
-    }
+    return settings
 
 
 _settings: Settings | None = None

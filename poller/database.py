@@ -7,6 +7,7 @@ from pathlib import Path
 from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
 
+from .config import POSTGRES_SCHEMES, SQLITE_SCHEMES, database_scheme
 from .errors import ConfigError
 from .models import TABLES, db
 
@@ -26,7 +27,8 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     Raises:
         ConfigError: the URL has an unknown scheme.
     """
-    if url.startswith("sqlite:"):
+    scheme = database_scheme(url)
+    if scheme in SQLITE_SCHEMES:
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +39,8 @@ def open_database(url: str, pool_size: int = 20) -> Database:
             returning_clause=True,
             lock_type="IMMEDIATE",
         )
-    elif url.startswith(("postgres://", "postgresql://", "postgres+pool://", "postgresql+pool://")):
-        scheme, rest = url.split("://", 1)
+    elif scheme in POSTGRES_SCHEMES:
+        rest = url.split("://", 1)[1]
         base = scheme.replace("+pool", "")
         database = connect_url(
             f"{base}+pool://{rest}",
@@ -63,17 +65,7 @@ def init_schema() -> list[str]:
             return upgrade_columns()
 
 
-def check_connection() -> None:
-    """Run a trivial query.
-
-    Raises:
-        OperationalError: the database cannot be reached.
-    """
-    with db.connection_context():
-        db.execute_sql("SELECT 1")
-
-
-__all__ = ["open_database", "init_schema", "check_connection", "OperationalError"]
+__all__ = ["open_database", "init_schema", "OperationalError"]
 
 
 def upgrade_columns() -> list[str]:

@@ -48,3 +48,15 @@ class BlockedAddress(PermanentError):
 
 class UnknownKind(TubepollerError):
     """Raised when a subscription's `include` names no kind or an unknown one."""
+
+
+class InternalError(PermanentError):
+    """Raised in place of an unexpected exception that ended a poll (a bug, say).
+
+    Its message is one line: ``internal error: <type>: <message>``.
+    """
+
+    def __init__(self, exc: Exception) -> None:
+        text = " ".join(str(exc).split())
+        reason = f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
+        super().__init__(reason if len(reason) <= 300 else reason[:299] + "…")

@@ -46,10 +46,8 @@ class FetchResult:
 
     status: int  # 200 or 304 (another 2xx only if a server sends one)
     body: bytes  # b"" on 304
-    url: str  # final URL after redirects
     etag: str | None
     last_modified: str | None
-    content_type: str | None
     retry_after_s: float | None
     max_age_s: float | None
 
@@ -85,10 +83,10 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    timeout: float = 15.0,
-    max_bytes: int = 5 * 1024 * 1024,
-    max_redirects: int = 5,
-    allow_private: bool = False,
+    timeout: float,
+    max_bytes: int,
+    max_redirects: int,
+    allow_private: bool,
 ) -> FetchResult:
     """GET a feed, following redirects, within one total deadline.
 
@@ -198,10 +196,8 @@ def _get(
     return FetchResult(
         status=r.status,
         body=body,
-        url=url,
         etag=usable_validator(found.get("etag"), MAX_ETAG),
         last_modified=usable_validator(found.get("last-modified"), MAX_LAST_MODIFIED),
-        content_type=found.get("content-type"),
         retry_after_s=retry_after,
         max_age_s=parse_max_age(found.get("cache-control")),
     )

@@ -1,8 +1,9 @@
-"""One poll of one channel: fetch → scan → parse → catalog → store → reschedule.
+"""One poll of one channel: load → fetch → decide (pure) → apply.
 
 `poll_channel` is the unit of work the actor, the CLI and the tests all call.
 It reads no clock and no global settings: `now`, the settings and the random
-source come in, a `PollResult` goes out.
+source come in, a `PollResult` goes out. What to do at each step is decided
+by `decide.next_step`; this module only gathers its facts and applies its answer.
 """
 
 from __future__ import annotations
@@ -10,37 +11,32 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from peewee import DatabaseError
+from peewee import DatabaseError, InterfaceError
 
-from . import reads, sources, store
+from . import decide, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
-from .errors import PermanentError, PollError
-from .fetch import FetchResult, fetch
+from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
+from .errors import InternalError, PermanentError, PollError
+from .fetch import fetch
 from .models import Channel
 from .parse import Entry, parse_feed
 from .scan import scan_ids
-from .schedule import (
-    Bounds,
-    delay_after_failure,
-    interval_after_success,
-    merge_history,
-    next_poll_at,
-)
+from .schedule import Bounds, delay_after_failure, next_poll_at
 
 log = logging.getLogger(__name__)
 
-# A poll whose worker died this many times in a row (SIGKILL, OOM) is given
-# up for this round: Dramatiq does not count such redeliveries as retries.
-MAX_ATTEMPTS = 3
+# Deliveries of one channel's poll that killed their worker (SIGKILL, OOM), in
+# a row, before the poll is given up for this round: Dramatiq does not count
+# such redeliveries as retries.
+MAX_KILLED_POLLS = 3
 
-NOT_MODIFIED = "not_modified"
-UNCHANGED = "unchanged"
-NEW = "new"
-FAILED = "failed"
+# Outcomes besides decide's NOT_MODIFIED, UNCHANGED and NEW.
+POLL_FAILED = "failed"
 SKIPPED = "skipped"
+__all__ = ["NEW", "NOT_MODIFIED", "POLL_FAILED", "SKIPPED", "UNCHANGED", "PollResult"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class PollResult:
             return f"new={len(self.new_video_ids)} backfill={self.backfill_count}"
         if self.outcome == UNCHANGED and self.backfill_count:
             return f"unchanged backfill={self.backfill_count}"
-        if self.outcome == FAILED:
+        if self.outcome == POLL_FAILED:
             return f"failed ({self.error})"
         return self.outcome
 
@@ -98,25 +94,30 @@ def poll_channel(
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
     bounds = Bounds(settings.min_interval, settings.max_interval)
-    if channel.poll_attempts >= MAX_ATTEMPTS:
+    if channel.poll_attempts >= MAX_KILLED_POLLS:
         error = f"the poll stopped its worker {channel.poll_attempts} times in a row"
         return _fail(channel, now, bounds, PermanentError(error), rng, lease=0)
     try:
         return _poll(channel, now, settings, bounds)
     except PollError as exc:
         return _fail(channel, now, bounds, exc, rng, lease=settings.claim_lease if retrying else 0)
-    except DatabaseError:
+    except (DatabaseError, InterfaceError):
         # A locked or restarting database: Dramatiq retries the message. This
         # attempt did not crash its worker, so it must not count as one.
         if redelivered:
             reads.forget_attempt(channel_id)
         raise
+    except Exception as exc:
+        # A bug or an input nobody foresaw: record it like any failure, or the
+        # message dead-letters and the channel, unmarked, is claimed forever.
+        log.exception("channel %s: poll failed unexpectedly", channel_id)
+        return _fail(channel, now, bounds, InternalError(exc), rng, lease=0)
 
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
-    url = sources.feed_url(channel.kind, channel.external_id, channel.feed_url, settings)
+    """Fetch, then apply `decide.next_step` until it finishes or stores."""
     response = fetch(
-        url,
+        sources.feed_url(channel.kind, channel.external_id, channel.feed_url, settings),
         etag=channel.etag,
         last_modified=channel.last_modified,
         timeout=settings.rss_timeout,
@@ -124,90 +125,65 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         max_redirects=settings.max_redirects,
         allow_private=settings.allow_private_networks,
     )
-    first_poll = channel.last_polled_at is None
-    needs_catalog = channel.cataloged_at is None
-    history = reads.upload_times(channel)
-    if response.status == 304 and not needs_catalog:
-        store.finish_unchanged(channel, now, _plan(history, now, bounds, response), NOT_MODIFIED)
-        return PollResult(channel.id, NOT_MODIFIED)
+    seen = Observed(_state(channel, settings), response)
+    if response.status != 304 and (ids := scan_ids(response.body)) is not None:
+        scanned = frozenset(ids)
+        known = frozenset(reads.known_ids(channel.id, scanned))
+        seen = replace(seen, scanned=scanned, known=known)
+    # Each gathering step runs at most once, so the fourth answer is final.
+    for _ in range(4):
+        step = decide.next_step(seen, now, bounds)
+        if isinstance(step, decide.Parse):
+            seen = _parse(channel, seen)
+        elif isinstance(step, decide.ListCatalog):
+            seen = replace(seen, catalog=_list_catalog(channel, step.url, settings))
+        elif isinstance(step, decide.LoadGates):
+            seen = replace(seen, gates=reads.download_gates(channel.id))
+        elif isinstance(step, decide.FinishUnchanged):
+            store.finish_unchanged(channel, now, step.reschedule, step.outcome)
+            return PollResult(channel.id, step.outcome)
+        else:
+            return _store(channel, now, step)
+    raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
 
-    entries: list[Entry] = []
-    title = ""
-    scanned: set[str] = set()
-    known: set[str] = set()
-    if response.status != 304:
-        ids = scan_ids(response.body)
-        if ids is not None:
-            scanned = set(ids)
-            known = reads.known_ids(channel.id, scanned)
-            if not needs_catalog and scanned <= known:
-                plan = _plan(history, now, bounds, response)
-                store.finish_unchanged(channel, now, plan, UNCHANGED)
-                return PollResult(channel.id, UNCHANGED)
-        parsed = parse_feed(response.body)
-        entries, title = parsed.entries, parsed.title
 
-    parsed_ids = {e.external_id for e in entries}
-    if not parsed_ids <= scanned:  # the scan could not read the body, or saw less
-        known = reads.known_ids(channel.id, parsed_ids)
-    fresh = [e for e in entries if e.external_id not in known]
-    # The feed is a window of the latest uploads: when all of it is new on a
-    # channel we polled before, uploads may have slipped past unseen.
-    gap = not first_poll and bool(entries) and len(fresh) == len(entries)
-    catalog: list[Entry] = []
-    catalog_error = None
-    catalog_target = sources.catalog_url(channel.kind, channel.external_id, settings)
-    if (needs_catalog or gap) and catalog_target:
-        catalog, catalog_error = _list_catalog(channel, catalog_target, settings)
-    # A plain feed is its own catalog; a failed listing is tried again next poll.
-
-    # A first poll's entries are back catalog, but their dates still tell
-    # how often the channel uploads.
-    history = merge_history(history, [e.published_at or now for e in fresh])
-    saved = store.save_new(
-        channel,
-        now,
-        _plan(history, now, bounds, response),
-        fresh,
-        catalog,
-        history=history,
-        announce=not first_poll,
-        catalog_error=catalog_error,
-        title=title,
+def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
+    return decide.ChannelState(
+        polled_before=channel.last_polled_at is not None,
+        cataloged=channel.cataloged_at is not None,
+        upload_times=reads.upload_times(channel),
+        catalog_url=sources.catalog_url(channel.kind, channel.external_id, settings),
     )
+
+
+def _parse(channel: Channel, seen: Observed) -> Observed:
+    """Parse the body; look up the ids the scan did not read (or could not)."""
+    feed = parse_feed(seen.response.body)
+    parsed = frozenset(e.external_id for e in feed.entries)
+    known = seen.known
+    if not parsed <= (seen.scanned or frozenset()):
+        known = frozenset(reads.known_ids(channel.id, parsed))
+    return replace(seen, feed=feed, known=known)
+
+
+def _store(channel: Channel, now: float, plan: StoreEntries) -> PollResult:
+    saved = store.save_new(channel, now, plan)
     outcome = NEW if saved.new_video_ids else UNCHANGED
     return PollResult(
         channel.id, outcome, saved.new_video_ids, saved.backfill_count, saved.download_ids
     )
 
 
-def _list_catalog(channel: Channel, url: str, settings: Settings) -> tuple[list[Entry], str | None]:
-    """List the whole catalog; a failure never blocks the feed path.
-
-    Returns:
-        The entries, and the error when the listing failed (else None).
-    """
+def _list_catalog(channel: Channel, url: str, settings: Settings) -> Listing:
+    """List the whole catalog; a failure never blocks the feed path."""
     try:
         listed = list_catalog(
             url, timeout=settings.ytdlp_timeout, video_url_base=settings.youtube_url
         )
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)
-        return [], str(exc)
-    return [Entry(e.external_id, e.title, e.url, e.published_at) for e in listed], None
-
-
-def _plan(
-    history: list[float], now: float, bounds: Bounds, response: FetchResult
-) -> store.Reschedule:
-    interval = interval_after_success(history, now, bounds)
-    hint = max(filter(None, (response.max_age_s, response.retry_after_s)), default=None)
-    return store.Reschedule(
-        next_poll_at=next_poll_at(now, interval, hint, bounds),
-        interval_s=interval,
-        etag=response.etag,
-        last_modified=response.last_modified,
-    )
+        return Listing(error=str(exc))
+    return Listing([Entry(e.external_id, e.title, e.url, e.published_at) for e in listed])
 
 
 def _fail(
@@ -230,4 +206,4 @@ def _fail(
         next_poll_at(now, wait, hint, bounds),
         claimed_until=now + lease if lease and exc.transient else 0,
     )
-    return PollResult(channel.id, FAILED, error=str(exc), transient=exc.transient)
+    return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)

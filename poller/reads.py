@@ -8,7 +8,8 @@ from typing import Any
 
 from peewee import DatabaseError, chunked
 
-from .models import Channel, Video, db
+from .decide import Gate
+from .models import Channel, Subscription, Video, db
 from .sql import compiled
 
 
@@ -49,7 +50,15 @@ def forget_attempt(channel_id: int) -> None:
                 (Channel.id == channel_id) & (Channel.poll_attempts > 0)
             ).execute()
     except DatabaseError:
-        pass  # the retry starts one attempt higher; MAX_ATTEMPTS leaves room
+        pass  # the retry starts one attempt higher; MAX_KILLED_POLLS leaves room
+
+
+def download_gates(channel_id: int) -> list[Gate]:
+    """Return each subscription's download gating data for a channel."""
+    query: Any = Subscription.select(Subscription.mode, Subscription.created_at).where(
+        Subscription.channel == channel_id
+    )
+    return [Gate(mode, subscribed_at) for mode, subscribed_at in query.tuples()]
 
 
 def upload_times(channel: Channel) -> list[float]:

@@ -19,8 +19,8 @@ JITTER = 0.2  # ±20 % spreads a fleet of failing channels over time
 class Bounds:
     """The shortest and longest interval between two polls, in seconds."""
 
-    min_s: float = 300.0
-    max_s: float = 86400.0
+    min_s: float
+    max_s: float
 
     def clamp(self, seconds: float) -> float:
         return max(self.min_s, min(self.max_s, seconds))

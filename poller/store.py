@@ -10,13 +10,13 @@ DO NOTHING), so a redelivered message changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from peewee import Cast, Value, chunked
 
-from .gating import should_download
+from .decide import Reschedule, StoreEntries
 from .models import (
     CATALOGED,
     NEW_EPISODE,
@@ -44,51 +44,19 @@ class Saved:
     download_ids: list[int]  # videos to send to the download queue
 
 
-@dataclass(frozen=True)
-class Reschedule:
-    """The channel's poll state after a poll; None fields are left as they are."""
-
-    next_poll_at: float
-    interval_s: float
-    etag: str | None = None
-    last_modified: str | None = None
-
-
 def finish_unchanged(channel: Channel, now: float, plan: Reschedule, outcome: str) -> None:
     """Reschedule a channel whose poll found nothing new; release its claim."""
     _finish(channel, now, plan, {Channel.last_outcome: outcome})
 
 
-def save_new(
-    channel: Channel,
-    now: float,
-    plan: Reschedule,
-    feed_entries: Sequence[Entry],
-    catalog_entries: Sequence[Entry],
-    *,
-    history: list[float],
-    announce: bool,
-    catalog_error: str | None,
-    title: str,
-) -> Saved:
+def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
     """Store a poll's new videos, their references and events, in one transaction.
 
-    Args:
-        feed_entries: entries of the feed that may be new.
-        catalog_entries: entries listed by yt-dlp that may be new; always
-            back-catalog (never announced, never downloaded).
-        announce: whether new feed entries are new uploads (False on a
-            channel's first poll, when everything is back catalog).
-        catalog_error: why listing the catalog failed; None when it was
-            listed (or needed no listing), which marks the channel cataloged.
-        history: the channel's recent upload times, new ones merged in.
-        title: the channel's title as the feed gives it ('' to keep it).
+    Entries already stored are skipped (a redelivered poll changes nothing);
+    of the announced ones, those in `plan.download_ids` are marked pending.
     """
-    rows = _video_rows(channel.id, now, feed_entries, backfill=not announce)
-    seen = {row["external_id"] for row in rows}
-    rows += _video_rows(
-        channel.id, now, [e for e in catalog_entries if e.external_id not in seen], backfill=True
-    )
+    rows = _video_rows(channel.id, now, plan.announced, backfill=False)
+    rows += _video_rows(channel.id, now, plan.back_catalog, backfill=True)
     with db.atomic():
         inserted = _insert_videos(rows)
         announced = [v for v in inserted if not v.backfill]
@@ -99,19 +67,20 @@ def save_new(
             _reference(channel.id, first_new, now)
             if announced:
                 _announce(channel.id, first_new, now)
-                downloads = _mark_downloads(channel.id, announced, now)
+                downloads = [v.id for v in announced if v.external_id in plan.download_ids]
+                _mark_downloads(downloads, now)
             if backfill_count:
                 _summarise(channel.id, first_new, backfill_count, now)
         extra: dict[Any, Any] = {
-            Channel.upload_history: json.dumps(history),
+            Channel.upload_history: json.dumps(plan.history),
             Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
         }
-        extra[Channel.catalog_error] = catalog_error and catalog_error[:1000]
-        if catalog_error is None and channel.cataloged_at is None:
+        extra[Channel.catalog_error] = plan.catalog_error and plan.catalog_error[:1000]
+        if plan.catalog_error is None and channel.cataloged_at is None:
             extra[Channel.cataloged_at] = now
-        if title:
-            extra[Channel.title] = title
-        _finish(channel, now, plan, extra)
+        if plan.title:
+            extra[Channel.title] = plan.title
+        _finish(channel, now, plan.reschedule, extra)
     return Saved([v.id for v in announced], backfill_count, downloads)
 
 
@@ -190,7 +159,7 @@ def _insert_videos(rows: list[dict]) -> list[Video]:
         query = (
             Video.insert_many(chunk)
             .on_conflict_ignore()
-            .returning(Video.id, Video.backfill, Video.published_at, Video.discovered_at)
+            .returning(Video.id, Video.external_id, Video.backfill)
         )
         inserted += list(query.execute())
     return inserted
@@ -264,23 +233,9 @@ def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:
     ).on_conflict_ignore().execute()
 
 
-def _mark_downloads(channel_id: int, videos: list[Video], now: float) -> list[int]:
-    """Mark the announced videos some subscription wants; return their ids."""
-    subscriptions: list[Any] = list(
-        Subscription.select(Subscription.mode, Subscription.created_at)
-        .where(Subscription.channel == channel_id)
-        .tuples()
-    )
-    wanted = [
-        v.id
-        for v in videos
-        if any(
-            should_download(mode, since, v.published_at, v.discovered_at, v.backfill)
-            for mode, since in subscriptions
-        )
-    ]
-    if wanted:
+def _mark_downloads(video_ids: list[int], now: float) -> None:
+    """Mark videos wanted by some subscription as pending download."""
+    if video_ids:
         Video.update(download_status=PENDING, updated_at=now).where(
-            Video.id.in_(wanted) & (Video.download_status == NOT_WANTED)
+            Video.id.in_(video_ids) & (Video.download_status == NOT_WANTED)
         ).execute()
-    return wanted

@@ -27,7 +27,7 @@ def youtube() -> Iterator[FakeYouTube]:
 def answer(url: str) -> tuple[int | None, bytes, str]:
     """Fetch `url` as a poll does; return (status, body, error text) for `classify`."""
     try:
-        result = fetch(url, timeout=5, allow_private=True)
+        result = fetch(url, timeout=5, max_bytes=1 << 20, max_redirects=5, allow_private=True)
     except PollError as exc:
         return None, b"", str(exc)
     return result.status, result.body, ""
@@ -81,7 +81,9 @@ def test_the_bot_check_is_an_html_page_with_status_200(youtube: FakeYouTube) -> 
 def test_a_429_storm_carries_retry_after(youtube: FakeYouTube) -> None:
     youtube.set_mode(fakeyoutube.RATE_LIMITED, retry_after=300)
     with pytest.raises(PollError) as raised:
-        fetch(youtube.feed_url(0), timeout=5, allow_private=True)
+        fetch(
+            youtube.feed_url(0), timeout=5, max_bytes=1 << 20, max_redirects=5, allow_private=True
+        )
     assert getattr(raised.value, "retry_after_s", None) == 300
     assert host_signals.classify(error=str(raised.value)) == host_signals.RATE_LIMITED
 

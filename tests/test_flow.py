@@ -110,3 +110,27 @@ def test_a_transient_failure_on_the_last_retry_is_absorbed(
     assert stored.consecutive_failures == 1 and stored.claimed_until == 0
     assert stored.next_poll_at > time.time()
     assert stub_broker.dead_letters == []  # nothing for the dead-letter queue
+
+
+def test_an_unexpected_exception_is_recorded_and_never_dead_letters(
+    feeds: FeedServer, settings, stub_broker, stub_worker, monkeypatch
+) -> None:
+    from poller import pipeline
+
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), f"{feeds.base}/feeds/videos.xml?channel_id={source.id}")
+
+    def broken(*args, **kwargs):
+        raise LookupError("unknown encoding: x-bogus")
+
+    monkeypatch.setattr(pipeline, "parse_feed", broken)
+    actors.poll_channel.send(channel.id)
+    drain(stub_broker)
+
+    stored = Channel.get_by_id(channel.id)
+    assert stored.last_error == "internal error: LookupError: unknown encoding: x-bogus"
+    assert stored.consecutive_failures == 1 and stored.claimed_until == 0
+    assert stored.next_poll_at > time.time()
+    assert stub_broker.dead_letters == []
+    assert sum(feeds.hits.values()) == 1  # no Dramatiq retry

@@ -129,7 +129,7 @@ def test_a_redirect_to_an_unparsable_location_is_a_recorded_error(
 
     channel, results = poll_twice(feed, settings)
 
-    assert [r.outcome for r in results] == [pipeline.FAILED, pipeline.FAILED]
+    assert [r.outcome for r in results] == [pipeline.POLL_FAILED, pipeline.POLL_FAILED]
     assert "invalid Location 'http://[::1'" in (channel.last_error or "")
     assert channel.consecutive_failures == 2 and channel.claimed_until == 0
 
@@ -270,7 +270,7 @@ def hostile_listing(monkeypatch: pytest.MonkeyPatch) -> None:
             {"id": "CCCCCCCCCCC", "ie_key": "Youtube", "title": "day", "upload_date": "99991231"},
         ],
     }
-    monkeypatch.setattr(catalog, "run_ytdlp", lambda args, timeout: json.dumps(listing))
+    monkeypatch.setattr(catalog.ytdlp, "run", lambda args, timeout: json.dumps(listing))
 
 
 @BOTH
@@ -340,16 +340,19 @@ def test_only_printable_ascii_validators_that_fit_their_column_are_usable() -> N
         assert usable_validator(bad, MAX_ETAG) is None, bad
 
 
+LIMITS = {"timeout": 5.0, "max_bytes": 1 << 20, "max_redirects": 5, "allow_private": True}
+
+
 def test_fetch_does_not_send_a_validator_it_cannot_encode(feeds: FeedServer) -> None:
     url = feeds.set_raw("plain", b"<rss/>")
-    result = fetch(url, etag='"caf\u00e9"', last_modified="\u00e9", allow_private=True)
+    result = fetch(url, etag='"caf\u00e9"', last_modified="\u00e9", **LIMITS)
     assert result.status == 200
 
 
 def test_fetch_refuses_an_unparsable_redirect_clearly(feeds: FeedServer) -> None:
     feeds.raw["r"] = lambda h: h._send(301, b"", {"Location": "http://[::1"})  # type: ignore[attr-defined]
     with pytest.raises(PermanentError, match="invalid Location"):
-        fetch(f"{feeds.base}/raw/r", allow_private=True)
+        fetch(f"{feeds.base}/raw/r", **LIMITS)
 
 
 def test_the_scan_leaves_an_unknown_encoding_to_the_parser() -> None:

@@ -192,7 +192,7 @@ def test_a_failure_is_recorded_and_backs_the_channel_off(
 
     result = pipeline.poll_channel(channel.id, now, settings, rng=lambda: 0.5)
 
-    assert result.outcome == pipeline.FAILED and result.transient is transient
+    assert result.outcome == pipeline.POLL_FAILED and result.transient is transient
     stored = Channel.get_by_id(channel.id)
     assert stored.consecutive_failures == 1
     assert str(status) in stored.last_error
@@ -201,7 +201,7 @@ def test_a_failure_is_recorded_and_backs_the_channel_off(
 
     source.status = 200
     source.upload()
-    assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.FAILED
+    assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.POLL_FAILED
     assert Channel.get_by_id(channel.id).consecutive_failures == 0
 
 
@@ -227,12 +227,12 @@ def test_a_poll_that_keeps_killing_its_worker_is_given_up(feeds: FeedServer, set
     source = feeds.add_channel()
     channel = subscribe(make_user(), youtube_url(source.id))
     # The first delivery and two redeliveries died mid-poll: two were counted.
-    attempts = pipeline.MAX_ATTEMPTS - 1
+    attempts = pipeline.MAX_KILLED_POLLS - 1
     Channel.update(poll_attempts=attempts).where(Channel.id == channel.id).execute()
 
     result = pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
 
-    assert result.outcome == pipeline.FAILED and not result.transient
+    assert result.outcome == pipeline.POLL_FAILED and not result.transient
     stored = Channel.get_by_id(channel.id)
     assert "stopped its worker" in stored.last_error
     assert stored.poll_attempts == 0 and stored.next_poll_at > time.time()
@@ -277,3 +277,32 @@ def test_known_ids_answers_for_feeds_of_any_size(feeds: FeedServer, settings) ->
     for size in (1, 17, 1500, 40_000):  # padded, padded, plain, chunked past SQLite's limit
         asked = ["ep-0", "ep-2", *(f"other-{i}" for i in range(size))]
         assert reads.known_ids(channel.id, asked) == {"ep-0", "ep-2"}
+
+
+def test_an_unexpected_exception_is_recorded_and_backs_the_channel_off(
+    feeds: FeedServer, settings, monkeypatch, caplog
+) -> None:
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+
+    def broken(body: bytes):
+        raise ValueError("year 10000 is out of range\nsecond line")
+
+    monkeypatch.setattr(pipeline, "scan_ids", broken)
+    now = time.time()
+    with caplog.at_level("ERROR", logger="poller.pipeline"):
+        result = pipeline.poll_channel(channel.id, now, settings, rng=lambda: 0.5)
+
+    assert result.outcome == pipeline.POLL_FAILED and not result.transient
+    assert result.error == "internal error: ValueError: year 10000 is out of range second line"
+    stored = Channel.get_by_id(channel.id)
+    assert stored.last_error == result.error and stored.last_outcome == "failed"
+    assert stored.consecutive_failures == 1 and stored.claimed_until == 0
+    assert stored.next_poll_at == pytest.approx(now + settings.min_interval)
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert "Traceback" not in record.getMessage() and record.exc_info[0] is ValueError
+
+    monkeypatch.undo()
+    assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.POLL_FAILED
+    assert Channel.get_by_id(channel.id).consecutive_failures == 0

@@ -12,10 +12,10 @@ from dramatiq.errors import BrokerError
 from peewee import JOIN, ModelSelect, fn
 
 from poller.config import Settings
+from poller.enqueue import enqueue_polls
 from poller.errors import NotFound
 from poller.models import FUTURE_ONLY, Channel, Subscription, User, Video
 from poller.subscriptions import set_mode, subscribe, unsubscribe
-from poller.tick import fan_out
 
 from ..auth import current_user
 from ..bodies import read_json
@@ -112,7 +112,7 @@ class Channels:
         """
         try:
             return bool(
-                fan_out(
+                enqueue_polls(
                     self.poll_actor, now, self.settings, due_only=False, channel_ids=[channel_id]
                 )
             )

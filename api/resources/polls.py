@@ -9,10 +9,10 @@ from typing import Any
 import falcon
 
 from poller.config import Settings
+from poller.enqueue import enqueue_polls
 from poller.errors import NotFound
 from poller.models import Channel, Subscription, Video
 from poller.subscriptions import subscription_of
-from poller.tick import fan_out
 
 from ..auth import current_user
 from ..params import scope_all, wait_seconds
@@ -46,7 +46,7 @@ class Polls:
                 Subscription.user == current_user(req)
             )
             ids = [channel_id for (channel_id,) in mine.tuples()]
-        sent = fan_out(
+        sent = enqueue_polls(
             self.poll_actor, self.clock(), self.settings, due_only=False, channel_ids=ids
         )
         resp.status = falcon.HTTP_202
@@ -60,7 +60,7 @@ class Polls:
         # already queued or running (queued: false), the end of that one.
         before = _marks(channel_id)
         queued = bool(
-            fan_out(
+            enqueue_polls(
                 self.poll_actor,
                 self.clock(),
                 self.settings,

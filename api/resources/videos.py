@@ -9,7 +9,7 @@ from typing import Any
 import falcon
 from peewee import ModelSelect, fn
 
-from poller import media
+from poller import downloads
 from poller.errors import NotFound
 from poller.models import DOWNLOAD_STATES, FAILED, NOT_WANTED, PENDING, UserVideoRef, Video
 from poller.subscriptions import subscription_of
@@ -68,7 +68,7 @@ class Downloads:
             raise NotFound(f"video {video_id} not found")
         # Twice: a download that fails between our two reads is wanted again.
         for _ in range(2):
-            if media.request(video_id, self.clock()):
+            if downloads.request(video_id, self.clock()):
                 # Marked first, sent second: if the send fails (503) the video
                 # stays pending and the tick's sweep re-sends it.
                 self.download_actor.send(video_id)

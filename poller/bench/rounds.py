@@ -18,9 +18,11 @@ from .world import World
 
 def tick(world: World, channel_ids: Sequence[int] | None = None) -> int:
     """Claim the due channels and send their polls, as the real tick does."""
-    from ..tick import fan_out
+    from ..enqueue import enqueue_polls
 
-    return fan_out(world.actors.poll_channel, time.time(), world.settings, channel_ids=channel_ids)
+    return enqueue_polls(
+        world.actors.poll_channel, time.time(), world.settings, channel_ids=channel_ids
+    )
 
 
 def poll_round(

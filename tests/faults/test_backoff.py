@@ -29,7 +29,7 @@ def test_days_of_failure_back_off_to_the_cap_then_recover(feeds: FeedServer, set
     while now - failed_at < 5 * DAY:
         now = Channel.get_by_id(channel_id).next_poll_at  # the poll comes when it is due
         result = pipeline.poll_channel(channel_id, now, settings)
-        assert result.outcome == pipeline.FAILED and "503" in (result.error or "")
+        assert result.outcome == pipeline.POLL_FAILED and "503" in (result.error or "")
         after = Channel.get_by_id(channel_id)
         assert after.claimed_until == 0 and after.next_poll_at is not None
         waits.append(after.next_poll_at - now)

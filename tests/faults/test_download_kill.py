@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from poller import config, media
+from poller import config
+from poller import downloads as download_states
 from poller.bench.feedserver import MEDIA, FeedServer
 from poller.models import COMPLETE, DOWNLOADING, PENDING, Video
 from tests.helpers import make_user, subscribe
@@ -96,7 +97,7 @@ def test_a_download_killed_mid_file_is_never_complete_and_is_retried(
     downloads = cluster.start_worker("downloads", threads=1)
     settings = config.load(cluster.env)
     later = time.time() + settings.download_timeout + 61
-    resent = media.stuck(later, settings)
+    resent = download_states.stuck(later, settings)
     assert resent == [video.id]
     for video_id in resent:
         cluster.sender.send("downloads", "download_video", video_id)
@@ -111,4 +112,4 @@ def test_a_download_killed_mid_file_is_never_complete_and_is_retried(
     assert not list(media_dir.rglob("*.part"))  # the retry removed the leftover
     assert f"download video={video.id} complete" in downloads.text()
     assert Video.get_by_id(video.id).download_status == COMPLETE
-    assert media.stuck(later + 1, settings) == []  # nothing left to sweep
+    assert download_states.stuck(later + 1, settings) == []  # nothing left to sweep

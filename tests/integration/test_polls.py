@@ -15,7 +15,7 @@ import pytest
 
 from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video
-from poller.pipeline import MAX_ATTEMPTS
+from poller.pipeline import MAX_KILLED_POLLS
 from tests.helpers import counts, make_user, subscribe
 from tests.integration.procs import BOTH_DATABASES, Cluster, catalog_path, feed_path, hits_of
 
@@ -223,7 +223,7 @@ def test_a_poll_that_keeps_killing_its_worker_is_given_up(
     poisoned = subscribe(make_user(), youtube_url(source.id))
     cluster.sender.poll(poisoned.id)
 
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    for attempt in range(1, MAX_KILLED_POLLS + 1):
         worker = cluster.start_worker("poll", threads=1)
         cluster.wait(
             lambda n=attempt: feeds.hits.get(feed_path(source.id), 0) >= n,
@@ -243,7 +243,7 @@ def test_a_poll_that_keeps_killing_its_worker_is_given_up(
     assert "stopped its worker" in given_up.last_error
     assert given_up.poll_attempts == 0 and given_up.consecutive_failures == 1
     assert given_up.next_poll_at > time.time() and given_up.claimed_until == 0
-    assert feeds.hits[feed_path(source.id)] == MAX_ATTEMPTS  # the last delivery did not fetch
+    assert feeds.hits[feed_path(source.id)] == MAX_KILLED_POLLS  # the last delivery did not fetch
     assert video_ids(poisoned.id) == []
     assert f"poll channel={poisoned.id} failed" in last.text()
 

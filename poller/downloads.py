@@ -1,4 +1,4 @@
-"""Downloads: claim a wanted video, fetch it with yt-dlp, record the outcome.
+"""The download state machine: claim a wanted video, fetch it, record the outcome.
 
 States: none → pending (wanted) → downloading → complete | failed. A video
 is downloaded once, however many subscribers want it: only the worker whose
@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import sources
+from . import sources, ytdlp
 from .config import Settings
-from .download import download
 from .errors import PermanentError, PollError
 from .models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video, db
 from .netguard import check_url
@@ -20,15 +19,18 @@ from .sources import youtube
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5  # downloads that kill their worker are given up after this many
+# Starts of one video's download (each retry, each redelivery after a killed worker) before
+# it is given up as failed.
+MAX_DOWNLOAD_ATTEMPTS = 5
 RESEND_AFTER = 600.0  # a pending video untouched this long lost its message
 
 
 @dataclass(frozen=True)
 class DownloadOutcome:
+    """What one download message did to its video."""
+
     video_id: int
     status: str  # complete | failed | pending (will retry) | skipped
-    path: str | None = None
     error: str | None = None
     transient: bool = False
 
@@ -50,11 +52,11 @@ def download_video(
     video = _start(video_id, now, settings)
     if video is None:
         return DownloadOutcome(video_id, "skipped")
-    if video.download_attempts > MAX_ATTEMPTS:
-        return _finish_failed(video, now, f"gave up after {MAX_ATTEMPTS} attempts")
+    if video.download_attempts > MAX_DOWNLOAD_ATTEMPTS:
+        return _finish_failed(video, now, f"gave up after {MAX_DOWNLOAD_ATTEMPTS} attempts")
     try:
         url = _source_url(video, settings)
-        result = download(
+        path = ytdlp.download(
             url,
             settings.media_dir,
             name=f"{video.channel_id}/{video.external_id}",
@@ -65,8 +67,8 @@ def download_video(
             _set(video.id, now, status=PENDING, download_error=str(exc)[:1000])
             return DownloadOutcome(video.id, PENDING, error=str(exc), transient=True)
         return _finish_failed(video, now, str(exc))
-    _set(video.id, now, status=COMPLETE, download_path=result.path, download_error=None)
-    return DownloadOutcome(video.id, COMPLETE, path=result.path)
+    _set(video.id, now, status=COMPLETE, download_path=path, download_error=None)
+    return DownloadOutcome(video.id, COMPLETE)
 
 
 def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:

@@ -1,4 +1,4 @@
-"""The scheduler's tick: claim due channels and send one poll message each."""
+"""Send polls: claim channels and send one poll message each (tick and manual polls)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-def fan_out(
+def enqueue_polls(
     poll_actor: Any,
     now: float,
     settings: Settings,
@@ -33,7 +33,9 @@ def fan_out(
     """
     sent = 0
     while True:
-        ids = claim(now, settings.claim_lease, due_only=due_only, channel_ids=channel_ids)
+        ids = claim(
+            now, settings.claim_lease, due_only=due_only, channel_ids=channel_ids, limit=BATCH
+        )
         for position, channel_id in enumerate(ids):
             try:
                 poll_actor.send(channel_id)

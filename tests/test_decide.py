@@ -1,0 +1,184 @@
+"""What a poll does next, decided from what it has seen: a table, no database, no network."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from poller.decide import (
+    NOT_MODIFIED,
+    UNCHANGED,
+    ChannelState,
+    FinishUnchanged,
+    Gate,
+    ListCatalog,
+    Listing,
+    LoadGates,
+    Observed,
+    Parse,
+    StoreEntries,
+    next_step,
+)
+from poller.fetch import FetchResult
+from poller.models import CATALOG_ONLY, FUTURE_ONLY
+from poller.parse import Entry, ParsedFeed
+from poller.schedule import Bounds
+
+NOW = 1_000_000.0
+BOUNDS = Bounds(300, 86400)
+CATALOG = "https://www.youtube.com/channel/UC1/videos"
+
+OK = FetchResult(200, b"<feed/>", '"v2"', None, None, None)
+NOT_CHANGED = FetchResult(304, b"", None, None, None, None)
+
+POLLED = ChannelState(
+    polled_before=True, cataloged=True, upload_times=[NOW - 7200], catalog_url=CATALOG
+)
+FIRST = replace(POLLED, polled_before=False, cataloged=False, upload_times=[])
+PLAIN_FEED = replace(POLLED, catalog_url=None)
+
+
+def entry(external_id: str, published_at: float | None = NOW - 60) -> Entry:
+    return Entry(
+        external_id, external_id.upper(), f"https://example.org/{external_id}", published_at
+    )
+
+
+def feed(*ids: str) -> ParsedFeed:
+    return ParsedFeed("Chan", [entry(i) for i in ids])
+
+
+OLD, NEW_ONE = "old", "new"
+SUBSCRIBED = [Gate(FUTURE_ONLY, NOW - 3600)]
+
+
+@pytest.mark.parametrize(
+    "seen, expected",
+    [
+        pytest.param(Observed(POLLED, NOT_CHANGED), FinishUnchanged, id="304"),
+        pytest.param(Observed(FIRST, NOT_CHANGED), ListCatalog, id="304-but-never-cataloged"),
+        pytest.param(
+            Observed(POLLED, OK, scanned=frozenset({OLD}), known=frozenset({OLD})),
+            FinishUnchanged,
+            id="scan-finds-nothing-new",
+        ),
+        pytest.param(
+            Observed(POLLED, OK, scanned=frozenset(), known=frozenset()),
+            FinishUnchanged,
+            id="scan-reads-no-ids",
+        ),
+        pytest.param(
+            Observed(POLLED, OK, scanned=frozenset({OLD, NEW_ONE}), known=frozenset({OLD})),
+            Parse,
+            id="scan-finds-an-unseen-id",
+        ),
+        pytest.param(Observed(POLLED, OK, scanned=None), Parse, id="scan-cannot-read-body"),
+        pytest.param(
+            Observed(FIRST, OK, scanned=frozenset({OLD}), known=frozenset()),
+            Parse,
+            id="first-poll-parses",
+        ),
+        pytest.param(
+            Observed(FIRST, OK, feed=feed(OLD)), ListCatalog, id="first-poll-lists-catalog"
+        ),
+        pytest.param(
+            Observed(POLLED, OK, known=frozenset({OLD}), feed=feed(OLD, NEW_ONE)),
+            LoadGates,
+            id="new-upload-needs-gating-data",
+        ),
+        pytest.param(
+            Observed(POLLED, OK, feed=feed(NEW_ONE, "other")),
+            ListCatalog,
+            id="whole-window-new-is-a-gap",
+        ),
+        pytest.param(
+            Observed(PLAIN_FEED, OK, feed=feed(NEW_ONE, "other"), gates=SUBSCRIBED),
+            StoreEntries,
+            id="plain-feed-has-no-catalog-to-list",
+        ),
+        pytest.param(
+            Observed(POLLED, OK, feed=feed(NEW_ONE), catalog=Listing(), gates=[]),
+            StoreEntries,
+            id="gap-listed",
+        ),
+    ],
+)
+def test_each_step_of_a_poll_is_decided_from_what_it_has_seen(
+    seen: Observed, expected: type
+) -> None:
+    assert type(next_step(seen, NOW, BOUNDS)) is expected
+
+
+@pytest.mark.parametrize(
+    "response, outcome", [(NOT_CHANGED, NOT_MODIFIED), (OK, UNCHANGED)], ids=["304", "200"]
+)
+def test_an_unchanged_poll_reschedules_and_keeps_the_validators(
+    response: FetchResult, outcome: str
+) -> None:
+    seen = Observed(POLLED, response, scanned=frozenset({OLD}), known=frozenset({OLD}))
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, FinishUnchanged) and step.outcome == outcome
+    assert NOW + BOUNDS.min_s <= step.reschedule.next_poll_at <= NOW + BOUNDS.max_s
+    assert step.reschedule.etag == response.etag
+
+
+def test_a_servers_hint_pushes_the_next_poll_out() -> None:
+    hinted = replace(OK, max_age_s=40_000.0)
+    seen = Observed(POLLED, hinted, scanned=frozenset(), known=frozenset())
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, FinishUnchanged)
+    assert step.reschedule.next_poll_at == NOW + 40_000
+
+
+def test_a_first_poll_stores_everything_as_back_catalog() -> None:
+    listing = Listing([entry(OLD), entry("older")])
+    step = next_step(Observed(FIRST, OK, feed=feed(OLD), catalog=listing), NOW, BOUNDS)
+    assert isinstance(step, StoreEntries)
+    assert step.announced == [] and step.download_ids == frozenset()
+    assert [e.external_id for e in step.back_catalog] == [OLD, "older"]
+    assert step.catalog_error is None and step.title == "Chan"
+
+
+def test_new_uploads_are_announced_and_the_catalog_back_fills() -> None:
+    listing = Listing([entry(NEW_ONE), entry("missed")])
+    seen = Observed(
+        POLLED, OK, feed=feed(NEW_ONE), catalog=listing, gates=SUBSCRIBED, known=frozenset()
+    )
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, StoreEntries)
+    assert [e.external_id for e in step.announced] == [NEW_ONE]
+    assert [e.external_id for e in step.back_catalog] == ["missed"]
+    assert step.download_ids == {NEW_ONE}
+    assert NOW - 60 in step.history
+
+
+def test_a_failed_listing_is_stored_as_its_error() -> None:
+    step = next_step(
+        Observed(FIRST, OK, feed=feed(OLD), catalog=Listing(error="boom")), NOW, BOUNDS
+    )
+    assert isinstance(step, StoreEntries) and step.catalog_error == "boom"
+    assert [e.external_id for e in step.back_catalog] == [OLD]
+
+
+@pytest.mark.parametrize(
+    "gates, published_at, downloaded",
+    [
+        pytest.param(SUBSCRIBED, NOW - 60, True, id="future-only-after-subscribing"),
+        pytest.param(SUBSCRIBED, NOW - 7200, False, id="published-before-subscribing"),
+        pytest.param(SUBSCRIBED, None, True, id="undated-counts-as-seen-now"),
+        pytest.param([Gate(CATALOG_ONLY, NOW - 3600)], NOW - 60, False, id="catalog-only"),
+        pytest.param(
+            [Gate(CATALOG_ONLY, NOW - 3600), *SUBSCRIBED], NOW - 60, True, id="any-subscriber"
+        ),
+        pytest.param([], NOW - 60, False, id="no-subscriber"),
+    ],
+)
+def test_download_gating_is_part_of_the_decision(
+    gates: list[Gate], published_at: float | None, downloaded: bool
+) -> None:
+    upload = ParsedFeed("Chan", [entry(NEW_ONE, published_at)])
+    seen = Observed(PLAIN_FEED, OK, feed=upload, gates=gates)
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, StoreEntries)
+    assert (NEW_ONE in step.download_ids) is downloaded

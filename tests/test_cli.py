@@ -52,7 +52,7 @@ def test_a_user_subscribes_polls_and_lists_as_json(env, feeds: FeedServer) -> No
     assert "channel 1: unchanged backfill=1" in run(env, "poll", "1").stdout
 
     channels = json.loads(run(env, "channel", "list", "--json").stdout)
-    assert channels[0]["consecutive_failures"] == 0 and channels[0]["videos"] == 1
+    assert channels[0]["consecutive_failures"] == 0 and channels[0]["video_count"] == 1
     videos = json.loads(run(env, "video", "list", "--channel", "1", "--json").stdout)
     assert videos[0]["external_id"] == source.uploads[0][0]
     events = json.loads(run(env, "event", "list", "--user", "alice", "--json").stdout)
@@ -123,7 +123,7 @@ def test_up_polls_on_its_own_and_stops_cleanly_on_ctrl_c(env, feeds: FeedServer)
             if channels[0]["last_polled_at"]:
                 break
             time.sleep(0.3)
-        assert channels[0]["videos"] == 1, (channels, up.poll() or "running")
+        assert channels[0]["video_count"] == 1, (channels, up.poll() or "running")
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)

@@ -202,3 +202,33 @@ def test_a_new_subscriber_sees_what_is_cataloged(
 ) -> None:
     bob.subscribe(feed.url)
     assert titles(bob.get("/api/videos")) == ORDER
+
+
+def test_the_first_video_is_the_newest_not_an_undated_back_catalog_one(
+    alice: Caller, feed: Feed
+) -> None:
+    channel_id = alice.subscribe(feed.url)
+    # Back catalog listed just now, without dates; the upload is a day old.
+    add_video(channel_id, "old-undated", None, alice.user, discovered=NOW)
+    add_video(channel_id, "upload", NOW - DAY, alice.user, discovered=NOW - DAY)
+
+    first = alice.get("/api/videos", params={"limit": 1})
+
+    assert titles(first) == ["upload"]
+    assert titles(alice.get("/api/videos", params={"cursor": first.json["next"]})) == [
+        "old-undated"
+    ]
+
+
+def test_a_channel_left_leaves_the_feed(alice: Caller, bob: Caller, channel: int, broker) -> None:
+    bob.subscribe(alice.get(f"/api/channels/{channel}").json["url"])
+    video_id = Video.get(Video.title == "a-newest").id
+
+    assert alice.delete(f"/api/channels/{channel}").status_code == 204
+
+    assert titles(alice.get("/api/videos")) == []
+    assert alice.get(f"/api/channels/{channel}/videos").status_code == 404
+    assert alice.post(f"/api/videos/{video_id}/download").status_code == 404
+    assert titles(bob.get("/api/videos")) == ORDER  # the other subscriber keeps them
+    alice.subscribe(bob.get(f"/api/channels/{channel}").json["url"])
+    assert titles(alice.get("/api/videos")) == ORDER  # back, from the same references

@@ -1,24 +1,24 @@
 """Build the Falcon WSGI app: `gunicorn 'api.app:create_app()'`.
 
-The app enqueues work on the broker `poller.actors` builds and reads and
-writes the catalog through `poller`; it never polls or downloads inside a
-request (`?wait` only waits for a worker to do it).
+The app reads through the read layer (`poller.listings`), writes through
+`poller`'s writers and sends work to the actors' queues; it never polls or
+downloads inside a request (`?wait` only waits for a worker to do it). Its
+resources receive these collaborators (`Services`), so a test can build the
+app with fakes and no broker.
 """
 
 from __future__ import annotations
 
 import time
-from types import ModuleType
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import falcon
 from falcon.constants import COMBINED_METHODS
-from peewee import Database
 
 from poller import config
 from poller.config import Settings
-from poller.database import open_database
-from poller.models import db
 
 from . import errors, openapi
 from .auth import Authenticate
@@ -31,32 +31,88 @@ from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
 
-# The URL and Database object this module last bound the model proxy to.
-_bound: tuple[str, Database | None] | None = None
+
+@dataclass(frozen=True)
+class Services:
+    """What the API's resources call into.
+
+    Attributes:
+        settings: the configuration the writers and the queues read.
+        listings: the read layer, every listing and detail (`poller.listings`).
+        subscriptions: subscribe, set_mode, unsubscribe (`poller.subscriptions`).
+        downloads: `request(video_id, now)` marks a video wanted (`poller.media`).
+        queues: sends polls, through the claim, and downloads (`poller.queues.Queues`).
+        database: `connect()` and `release()` the request thread's
+            connection (`poller.database`).
+        health: returns the state of the database and the broker.
+        clock: the time now, in epoch seconds.
+    """
+
+    settings: Settings
+    listings: Any
+    subscriptions: Any
+    downloads: Any
+    queues: Any
+    database: Any
+    health: Callable[[], dict[str, str]]
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def of_poller(cls, settings: Settings) -> Services:
+        """Return the real services, on the broker `poller.actors` declares.
+
+        Building them connects nothing; the database must be open (`open_database`).
+        """
+        from poller import actors, database, downloads, listings, subscriptions
+        from poller.broker import broker_state
+        from poller.queues import Queues
+
+        def health() -> dict[str, str]:
+            return {"database": database.database_state(), "broker": broker_state(actors.broker)}
+
+        return cls(
+            settings=settings,
+            listings=listings,
+            subscriptions=subscriptions,
+            downloads=downloads,
+            queues=Queues.of_actors(settings),
+            database=database,
+            health=health,
+        )
 
 
-def create_app(settings: Settings | None = None) -> falcon.App:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> falcon.App:
     """Return the API as a WSGI app.
 
     Args:
-        settings: the configuration; None reads TUBEPOLLER_* (`config.get()`).
-            The broker is built from `config.get()` when `poller.actors` is
-            first imported, so a caller with its own settings should also
-            `config.override()` them first.
+        settings: the configuration. None is the process's entry point
+            (gunicorn's ``create_app()``): read TUBEPOLLER_* and open the
+            database they name. A caller that passes settings has opened
+            the database itself (`tubepoller up`, the tests).
+        services: the collaborators; None builds the real ones
+            (`Services.of_poller`).
     """
-    settings = settings if settings is not None else config.get()
-    actors = _bind(settings.database_url)
-    clock = time.time
+    if settings is None:
+        from poller.database import open_database
+
+        settings = config.get()
+        open_database(settings.database_url)
+    if services is None:
+        services = Services.of_poller(settings)
     resources: dict[str, Any] = {
-        "health": Health(actors.broker),
+        "health": Health(services.health),
         "openapi": OpenAPIDocument(openapi.document(ROUTES)),
-        "channels": Channels(settings, actors.poll_channel, clock),
-        "polls": Polls(settings, actors.poll_channel, clock),
-        "videos": Videos(),
-        "downloads": Downloads(actors.download_video, clock),
-        "events": Events(),
+        "channels": Channels(services),
+        "polls": Polls(services),
+        "videos": Videos(services.listings),
+        "downloads": Downloads(services),
+        "events": Events(services),
     }
-    middleware: list[Any] = [BodyLimit(), DatabaseSession(), Authenticate()]
+    middleware: list[Any] = [
+        BodyLimit(),
+        DatabaseSession(services.database),
+        Authenticate(services.listings.user_for_token),
+    ]
     app = falcon.App(middleware=middleware)
     app.router_options.converters["id"] = IdConverter
     errors.register(app)
@@ -68,24 +124,6 @@ def create_app(settings: Settings | None = None) -> falcon.App:
         else:
             app.add_route(route.template, resource)
     return app
-
-
-def _bind(url: str) -> ModuleType:
-    """Import the actors (building the broker) and bind the models to `url`.
-
-    Importing `poller.actors` the first time opens config.get()'s database;
-    `tubepoller up` imports it before serving, and its workers hold
-    connections on that database object. Rebinding the proxy under them
-    would strand those connections, so an app for the same URL reuses it.
-    """
-    global _bound
-    from poller import actors  # here, not at the top: importing api builds no broker
-
-    if _bound is None:
-        _bound = (actors.SETTINGS.database_url, db.obj)
-    if db.obj is None or _bound != (url, db.obj):
-        _bound = (url, open_database(url))
-    return actors
 
 
 def _check_responders(resource: Any, route: Route) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import falcon
 
 from poller.models import User
-from poller.subscriptions import user_for_token
 
 MAX_TOKEN = 512  # tokens are 43 characters; anything far longer is not one
 
@@ -19,7 +19,14 @@ class Authenticate:
     a resource marked ``public = True`` (the health check) needs no token.
     The token is looked up by its SHA-256; `user_for_token` compares in
     constant time.
+
+    Args:
+        user_for_token: returns the user a token belongs to, or None
+            (`poller.listings.user_for_token`).
     """
+
+    def __init__(self, user_for_token: Callable[[str], User | None]) -> None:
+        self.user_for_token = user_for_token
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict
@@ -35,7 +42,7 @@ class Authenticate:
                 "`tubepoller user add NAME` prints a token",
                 challenges=["Bearer"],
             )
-        user = user_for_token(token) if len(token) <= MAX_TOKEN else None
+        user = self.user_for_token(token) if len(token) <= MAX_TOKEN else None
         if user is None:
             raise falcon.HTTPUnauthorized(
                 title="Invalid token",

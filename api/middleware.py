@@ -6,8 +6,6 @@ from typing import Any
 
 import falcon
 
-from poller.models import db
-
 MAX_BODY = 64 * 1024  # bytes; the largest body we take is a URL and a mode
 
 
@@ -28,33 +26,28 @@ class BodyLimit:
 
 
 class DatabaseSession:
-    """Open the thread's peewee connection for a request and close it after.
+    """Open the thread's database connection for a request and close it after.
 
     The connection is opened after routing so that a resource that reports
     on the database itself (`uses_database = False`: the health check) sees
     a failure instead of the request failing first. Closing after every
     request hands the connection back to the pool on PostgreSQL and means a
     failed request never leaves a transaction open for the next one.
+
+    Args:
+        database: has ``connect()`` and ``release()`` (`poller.database`).
     """
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict
     ) -> None:
         if resource is not None and getattr(resource, "uses_database", True):
-            db.connect(reuse_if_open=True)
+            self.database.connect()
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
-        release_connection()
-
-
-def release_connection() -> None:
-    """Roll back what is left open and close the thread's connection, if any."""
-    if db.obj is None or db.is_closed():
-        return
-    try:
-        if db.in_transaction():
-            db.rollback()
-    finally:
-        db.close()
+        self.database.release()

@@ -1,10 +1,7 @@
-"""Keyset pagination with opaque cursors, stable while rows are inserted.
+"""Cursors: a page's end position (`poller.listings.Position`) as an opaque string.
 
-A page is the rows after the last one the client saw, in a fixed order
-(sort key desc, id desc); the cursor is that last row's (key, id), so a row
-inserted meanwhile either sorts before the cursor (the client sees it on a
-fresh first page) or after it (on a later page): nothing repeats or is
-skipped, as OFFSET would do.
+The read layer pages by keyset, newest first; here that position travels to
+the client and back as ``?cursor``, with ``?limit`` the page size.
 """
 
 from __future__ import annotations
@@ -13,10 +10,10 @@ import base64
 import binascii
 import json
 import math
-from typing import Any
 
 import falcon
-from peewee import ModelSelect
+
+from poller.listings import Position
 
 from .routes import MAX_ID
 
@@ -30,14 +27,14 @@ def limit(req: falcon.Request) -> int:
     return DEFAULT_LIMIT if value is None else value
 
 
-def encode(key: float, row_id: int) -> str:
-    """Return the cursor pointing after a row."""
-    raw = json.dumps([key, row_id], separators=(",", ":")).encode()
+def encode(position: Position) -> str:
+    """Return the cursor of the page after `position`."""
+    raw = json.dumps(list(position), separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode(cursor: str) -> tuple[float, int]:
-    """Return the (key, id) a cursor holds.
+def decode(cursor: str) -> Position:
+    """Return the position a cursor holds; a video without a date has key None.
 
     Raises:
         falcon.HTTPInvalidParam: the cursor was not made by `encode`.
@@ -47,37 +44,18 @@ def decode(cursor: str) -> tuple[float, int]:
         key, row_id = json.loads(raw)
     except (ValueError, TypeError, binascii.Error):
         raise falcon.HTTPInvalidParam("not a cursor this API gave out", "cursor") from None
-    if (
-        not isinstance(key, (int, float))
-        or isinstance(key, bool)
-        or not math.isfinite(key)
-        or not isinstance(row_id, int)
-        or isinstance(row_id, bool)
-        or not 0 <= row_id <= MAX_ID
+    if not (key is None or _finite_number(key)) or not (
+        isinstance(row_id, int) and not isinstance(row_id, bool) and 0 <= row_id <= MAX_ID
     ):
         raise falcon.HTTPInvalidParam("not a cursor this API gave out", "cursor")
-    return float(key), row_id
+    return (None if key is None else float(key)), row_id
 
 
-def page(
-    query: ModelSelect[Any], key: Any, row_id: Any, req: falcon.Request
-) -> tuple[list[Any], str | None]:
-    """Return one page of `query` newest first, and the cursor of the next page.
-
-    Args:
-        query: the rows to page through; it must select `key` as "sort_key".
-        key: the sort expression (descending), ties broken by `row_id`.
-        row_id: the unique id column.
-        req: the request carrying ``?cursor`` and ``?limit``.
-    """
-    size = limit(req)
+def after(req: falcon.Request) -> Position | None:
+    """Return the position ``?cursor`` holds, or None for the first page."""
     cursor = req.get_param("cursor")
-    if cursor:
-        after_key, after_id = decode(cursor)
-        query = query.where((key < after_key) | ((key == after_key) & (row_id < after_id)))
-    rows = list(query.order_by(key.desc(), row_id.desc()).limit(size + 1))
-    if len(rows) <= size:
-        return rows, None
-    rows = rows[:size]
-    last: Any = rows[-1]
-    return rows, encode(last.sort_key, last.id)
+    return decode(cursor) if cursor else None
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -99,6 +99,7 @@ VIDEO = _object(
 EVENT = _object(
     {
         "id": ID,
+        "user": {"type": "string", "description": "the name of the user it is for"},
         "kind": {"type": "string", "enum": ["new_episode", "catalog"]},
         "channel_id": {"type": ["integer", "null"]},
         "video_id": {"type": ["integer", "null"]},

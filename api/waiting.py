@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from poller.models import db
-
-from .middleware import release_connection
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -17,15 +13,17 @@ def wait_for(
     check: Callable[[], T | None],
     seconds: float,
     every: float,
+    database: Any,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T | None:
     """Call `check` until it returns something or `seconds` pass.
 
-    The connection is closed between checks: a waiting request then holds no
-    pooled connection while it sleeps, and each check starts on a fresh one,
-    outside any transaction, so it sees what the workers committed meanwhile.
+    The connection is released between checks (`database.release()`, then
+    `database.connect()`): a waiting request then holds no pooled connection
+    while it sleeps, and each check starts on a fresh one, outside any
+    transaction, so it sees what the workers committed meanwhile.
 
     Returns:
         What `check` returned, or None on timeout.
@@ -38,6 +36,6 @@ def wait_for(
         left = deadline - clock()
         if left <= 0:
             return None
-        release_connection()
+        database.release()
         sleep(min(every, left))
-        db.connect(reuse_if_open=True)
+        database.connect()

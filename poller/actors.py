@@ -1,8 +1,10 @@
 """The Dramatiq actors: thin wrappers that open nothing but call the stages.
 
 Run them with `dramatiq poller.actors --queues poll`, `… --queues downloads`
-and `periodiq poller.actors`. The database connection of each message is
-opened and closed by `middleware.DatabaseConnection`.
+and `periodiq poller.actors`. Importing this module declares the actors on
+the broker the settings name and connects nothing: a worker opens the
+database when it boots (`middleware.WorkerSettings`), and the connection of
+each message is opened and closed by `middleware.DatabaseConnection`.
 """
 
 from __future__ import annotations
@@ -16,20 +18,28 @@ from periodiq import cron
 
 from . import config, downloads
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, build_broker
-from .database import open_database
+from .config import Settings
 from .enqueue import enqueue_polls
 from .pipeline import POLL_FAILED
 from .pipeline import poll_channel as run_poll
 
-# Time limits are fixed when the actors are declared; everything else reads
-# config.get() per message, so tests and `tubepoller up` can swap settings.
-SETTINGS = config.get()
-broker = build_broker(SETTINGS)
-open_database(SETTINGS.database_url)
+# The actors bind to a broker when they are declared, so the broker is built
+# here, from the settings; building it connects nothing.
+broker = build_broker(config.get())
 log = logging.getLogger("poller")
 
 POLL_RETRIES = 3  # quick retries of a transient failure; the cadence backs off for longer
 DOWNLOAD_RETRIES = 5
+
+
+def poll_time_limit(settings: Settings) -> float:
+    """Return the seconds a poll may take: a fetch, a catalog listing and a margin."""
+    return settings.rss_timeout + settings.ytdlp_timeout + 60
+
+
+def download_time_limit(settings: Settings) -> float:
+    """Return the seconds a download may take: yt-dlp's timeout and a margin."""
+    return settings.download_timeout + 60
 
 
 def _redelivered() -> bool:
@@ -70,7 +80,7 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     max_retries=POLL_RETRIES,
     min_backoff=15_000,
     max_backoff=300_000,
-    time_limit=int((SETTINGS.rss_timeout + SETTINGS.ytdlp_timeout + 60) * 1000),
+    time_limit_from=poll_time_limit,  # applied at worker boot (middleware.WorkerSettings)
 )
 def poll_channel(channel_id: int) -> None:
     """Poll one channel; raise on a transient failure so Dramatiq retries it."""
@@ -90,7 +100,7 @@ def poll_channel(channel_id: int) -> None:
     max_retries=DOWNLOAD_RETRIES,
     min_backoff=60_000,
     max_backoff=900_000,
-    time_limit=int((SETTINGS.download_timeout + 60) * 1000),
+    time_limit_from=download_time_limit,
 )
 def download_video(video_id: int) -> None:
     """Download one video; raise on a transient failure so Dramatiq retries it."""

@@ -1,24 +1,31 @@
-"""Build the process's broker before any actor is declared.
+"""Build the process's broker before any actor is declared, and check it.
 
 `@dramatiq.actor` binds to the global broker at decoration time, so
-`poller.actors` imports this module first. RabbitMQ when
+`poller.actors` calls `build_broker` first. RabbitMQ when
 TUBEPOLLER_BROKER_URL is set; otherwise the in-process broker of the
-embedded mode (`tubepoller up`) and of the tests.
+embedded mode (`tubepoller up`) and of the tests. Building a broker connects
+nothing: RabbitMQ is reached on the first send or consume.
 """
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import dramatiq
+import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 from periodiq import PeriodiqMiddleware
 
 from .config import Settings
-from .middleware import DatabaseConnection
+from .database import one_line
+from .middleware import DatabaseConnection, WorkerSettings
 
 POLL_QUEUE = "poll"
 DOWNLOAD_QUEUE = "downloads"
+CHECK_TIMEOUT_S = 2.0  # a health check must answer quickly even when a host drops packets
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -35,6 +42,35 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     # periodiq's middleware must be there before the periodic actor is declared.
     broker.add_middleware(PeriodiqMiddleware(skip_delay=30))
     broker.add_middleware(CurrentMessage())
+    broker.add_middleware(WorkerSettings())
     broker.add_middleware(DatabaseConnection())
     dramatiq.set_broker(broker)
     return broker
+
+
+def broker_state(broker: dramatiq.Broker, timeout: float = CHECK_TIMEOUT_S) -> str:
+    """Return "ok", "ok (in-process)" or "error: …".
+
+    For RabbitMQ, open and close a connection with the broker's own parameters
+    but short timeouts and a single attempt.
+    """
+    if isinstance(broker, StubBroker):
+        return "ok (in-process)"
+    parameters = getattr(broker, "parameters", None)
+    if parameters is None:
+        return "ok"
+    candidates = parameters if isinstance(parameters, list) else [parameters]
+    try:
+        pika.BlockingConnection([_quick(p, timeout) for p in candidates]).close()
+    except Exception as exc:  # pika raises many kinds; all mean "unreachable"
+        return f"error: {one_line(exc) or type(exc).__name__}"
+    return "ok"
+
+
+def _quick(parameters: Any, timeout: float) -> Any:
+    quick = copy.deepcopy(parameters)
+    quick.socket_timeout = timeout
+    quick.stack_timeout = timeout * 2
+    quick.blocked_connection_timeout = timeout
+    quick.connection_attempts = 1
+    return quick

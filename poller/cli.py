@@ -14,7 +14,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import config
 from .errors import TubepollerError
-from .models import FUTURE_ONLY, MODES
+from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
 
 Handler = Callable[[argparse.Namespace, config.Settings], int]
 
@@ -27,7 +27,7 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
     if not rows:
         print("(none)")
         return
-    cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+    cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
@@ -35,11 +35,17 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
 
 
 def _open(settings: config.Settings) -> None:
-    from .database import open_database
-    from .models import db
+    from .database import connect, open_database
 
     open_database(settings.database_url)
-    db.connect(reuse_if_open=True)
+    connect()
+
+
+def _user(args: argparse.Namespace) -> Any:
+    """Return the user named by --user, or None without one."""
+    from .listings import user_named
+
+    return user_named(args.user) if args.user else None
 
 
 def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -65,10 +71,11 @@ def cmd_user_add(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .subscriptions import get_user, subscribe
+    from .listings import only_user
+    from .subscriptions import subscribe
 
     _open(settings)
-    user = get_user(args.user) if args.user else _only_user()
+    user = _user(args) or only_user()
     result = subscribe(user, args.url, args.mode, time.time(), settings)
     state = "subscribed" if result.created else "already subscribed"
     print(
@@ -82,44 +89,39 @@ def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
     return 0
 
 
-def _only_user():
-    from .models import User
-
-    users = list(User.select().limit(2))
-    if len(users) == 1:
-        return users[0]
-    if not users:
-        raise TubepollerError("no user yet: create one with `tubepoller user add NAME`")
-    raise TubepollerError("several users exist: name one with --user NAME")
-
-
 def _enqueue_poll(settings: config.Settings, channel_id: int) -> bool:
     """Claim a channel and send its poll when a RabbitMQ broker is configured."""
     if settings.embedded_broker:
         return False
-    from . import actors
-    from .enqueue import enqueue_polls
+    from .queues import Queues
 
-    return bool(
-        enqueue_polls(
-            actors.poll_channel, time.time(), settings, due_only=False, channel_ids=[channel_id]
-        )
-    )
+    return bool(Queues.of_actors(settings).poll([channel_id], time.time()))
+
+
+def cmd_channel_remove(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .listings import only_user
+    from .subscriptions import unsubscribe
+
+    _open(settings)
+    user = _user(args) or only_user()
+    unsubscribe(user, args.channel_id)
+    print(f"{user.name} unsubscribed from channel {args.channel_id}")
+    return 0
 
 
 def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .views import channel_rows
+    from .listings import channels
 
     _open(settings)
-    rows = channel_rows()
+    user = _user(args)
     _print(
-        rows,
+        channels(user),
         [
             "id",
             "kind",
             "title",
-            "subscribers",
-            "videos",
+            "mode" if user else "subscribers",
+            "video_count",
             "last_polled_at",
             "next_poll_at",
             "interval_s",
@@ -132,12 +134,12 @@ def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int
 
 
 def cmd_video_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .views import video_rows
+    from .listings import videos
 
     _open(settings)
-    rows = video_rows(args.channel, args.limit)
+    page = videos(_user(args), channel_id=args.channel, status=args.status, limit=args.limit)
     _print(
-        rows,
+        page.items,
         ["id", "channel_id", "external_id", "published_at", "download_status", "title"],
         args.json,
     )
@@ -145,12 +147,12 @@ def cmd_video_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .subscriptions import get_user
-    from .views import event_rows
+    from .listings import events
 
     _open(settings)
-    user = get_user(args.user) if args.user else None
-    rows = event_rows(user, args.limit)
+    rows = events(_user(args), newest_first=True, limit=args.limit)
+    if not args.json:  # the table shows the video's title beside its id
+        rows = [{**row, "title": (row["video"] or {}).get("title")} for row in rows]
     _print(rows, ["id", "user", "kind", "channel_id", "video_id", "created_at", "title"], args.json)
     return 0
 
@@ -220,15 +222,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="future_only downloads new uploads; catalog_only never downloads",
     )
     add.set_defaults(handler=cmd_channel_add)
-    listing = channel.add_parser("list", help="every channel with its poll state")
+    remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
+    remove.add_argument("channel_id", type=int)
+    remove.add_argument("--user", help="who unsubscribes (default: the only user)")
+    remove.set_defaults(handler=cmd_channel_remove)
+    listing = channel.add_parser("list", help="every channel (or a user's) with its poll state")
+    listing.add_argument("--user", help="only this user's channels, with their mode")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_channel_list)
 
     video = commands.add_parser("video", help="cataloged videos").add_subparsers(
         dest="sub", required=True
     )
-    listing = video.add_parser("list", help="videos, newest first")
+    listing = video.add_parser("list", help="videos, newest first (undated last)")
     listing.add_argument("--channel", type=int, help="only this channel")
+    listing.add_argument("--user", help="only this user's feed (or channel, with --channel)")
+    listing.add_argument("--status", choices=DOWNLOAD_STATES, help="only this download state")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_video_list)

@@ -9,7 +9,7 @@ from playhouse.db_url import connect as connect_url
 
 from .config import POSTGRES_SCHEMES, SQLITE_SCHEMES, database_scheme
 from .errors import ConfigError
-from .models import TABLES, db
+from .models import TABLES, User, db
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
 # BEGIN, which avoids the read→write upgrade deadlock (peewee #1071).
@@ -65,7 +65,14 @@ def init_schema() -> list[str]:
             return upgrade_columns()
 
 
-__all__ = ["open_database", "init_schema", "OperationalError"]
+__all__ = [
+    "OperationalError",
+    "connect",
+    "database_state",
+    "init_schema",
+    "open_database",
+    "release",
+]
 
 
 def upgrade_columns() -> list[str]:
@@ -93,3 +100,35 @@ def upgrade_columns() -> list[str]:
     if operations:
         migrate(*operations)
     return added
+
+
+def connect() -> None:
+    """Open this thread's connection, unless it is open already."""
+    db.connect(reuse_if_open=True)
+
+
+def release() -> None:
+    """Roll back what is left open and close this thread's connection, if any."""
+    if db.obj is None or db.is_closed():
+        return
+    try:
+        if db.in_transaction():
+            db.rollback()
+    finally:
+        db.close()
+
+
+def database_state() -> str:
+    """Return "ok", or "error: …" when the database or its schema is unusable."""
+    try:
+        connect()
+        User.select(User.id).limit(1).execute()  # the schema too, not only the server
+    except Exception as exc:  # a health check reports every failure; it never raises
+        return f"error: {one_line(exc)}"
+    return "ok"
+
+
+def one_line(exc: Exception) -> str:
+    """Return the first line of an error, at most 300 characters."""
+    text = str(exc).strip() or repr(exc)
+    return text.splitlines()[0][:300]

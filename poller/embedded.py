@@ -9,6 +9,7 @@ With TUBEPOLLER_BROKER_URL set the same process talks to RabbitMQ.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import threading
@@ -22,6 +23,8 @@ from .config import Settings
 
 log = logging.getLogger(__name__)
 
+# The API, named as gunicorn names it: poller/ never imports api/.
+API_FACTORY = "api.app:create_app"
 TICK_EVERY = 60.0
 POLL_THREADS = 8
 DOWNLOAD_THREADS = 2
@@ -42,9 +45,11 @@ def run(settings: Settings, *, api: bool = True) -> int:
 
     from . import actors
     from .broker import DOWNLOAD_QUEUE, POLL_QUEUE
-    from .database import init_schema
+    from .database import init_schema, open_database
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
+    # Opened before the workers boot, which then keep it (WorkerSettings).
+    open_database(settings.database_url)
     init_schema()
     # Two workers (polls never wait behind downloads) each add their own
     # middleware to the one broker, which Dramatiq warns about needlessly.
@@ -98,14 +103,18 @@ def _tick_every_minute(tick: Any, stop: threading.Event) -> None:
         stop.wait(TICK_EVERY - time.time() % TICK_EVERY)
 
 
-def _serve_api(settings: Settings) -> _ThreadingWSGIServer:
-    from api.app import create_app
+def load_factory(name: str) -> Any:
+    """Return the callable a "module:attribute" name points to, as gunicorn reads it."""
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
+
+def _serve_api(settings: Settings) -> _ThreadingWSGIServer:
     host, _, port = settings.api_bind.rpartition(":")
     server = make_server(
         host or "127.0.0.1",
         int(port),
-        create_app(),
+        load_factory(API_FACTORY)(settings),
         server_class=_ThreadingWSGIServer,
         handler_class=_QuietHandler,
     )

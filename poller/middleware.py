@@ -1,4 +1,4 @@
-"""Dramatiq middleware: a database connection per message."""
+"""Dramatiq middleware: the settings applied at worker boot, a connection per message."""
 
 from __future__ import annotations
 
@@ -8,9 +8,35 @@ from dramatiq import Middleware
 from peewee import SqliteDatabase
 from playhouse.pool import PooledDatabase
 
+from . import config
+from .database import open_database
 from .models import db
 
 log = logging.getLogger(__name__)
+
+
+class WorkerSettings(Middleware):
+    """Apply this process's settings (`config.get()`) when a worker boots.
+
+    Nothing is opened when `poller.actors` is imported: a `dramatiq` worker
+    process opens the database here, after importing the actors. A process
+    that opened it already (`tubepoller up`, the tests) keeps its own.
+
+    An actor declared with ``time_limit_from=f`` gets ``f(settings)`` seconds
+    as its time limit, so the limit follows the same settings as the
+    timeouts it bounds.
+    """
+
+    actor_options = {"time_limit_from"}
+
+    def before_worker_boot(self, broker, worker):
+        settings = config.get()
+        if db.obj is None:
+            open_database(settings.database_url)
+        for actor in broker.actors.values():
+            limit_from = actor.options.get("time_limit_from")
+            if limit_from is not None:
+                actor.options["time_limit"] = int(limit_from(settings) * 1000)
 
 
 class DatabaseConnection(Middleware):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,28 +36,6 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
             raise TubepollerError(f"user {name!r} already exists")
         user = User.create(name=name, token_hash=hash_token(token), is_admin=admin, created_at=now)
     return user, token
-
-
-def user_for_token(token: str) -> User | None:
-    """Return the user an API token belongs to, or None."""
-    digest = hash_token(token)
-    user = User.get_or_none(User.token_hash == digest)
-    # The lookup is by an index; compare in constant time all the same.
-    if user is None or not hmac.compare_digest(user.token_hash, digest):
-        return None
-    return user
-
-
-def get_user(name: str) -> User:
-    """Return the user called `name`.
-
-    Raises:
-        NotFound: no such user.
-    """
-    user = User.get_or_none(User.name == name)
-    if user is None:
-        raise NotFound(f"no user named {name!r} (create one with: tubepoller user add {name})")
-    return user
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from poller.bench.feedserver import FeedServer
+from poller.bench.feedserver import WINDOW, FeedServer
 
 
 def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_a_user_subscribes_polls_and_lists_as_json(env, feeds: FeedServer) -> No
     assert "channel 1: unchanged backfill=1" in run(env, "poll", "1").stdout
 
     channels = json.loads(run(env, "channel", "list", "--json").stdout)
-    assert channels[0]["consecutive_failures"] == 0 and channels[0]["videos"] == 1
+    assert channels[0]["consecutive_failures"] == 0 and channels[0]["video_count"] == 1
     videos = json.loads(run(env, "video", "list", "--channel", "1", "--json").stdout)
     assert videos[0]["external_id"] == source.uploads[0][0]
     events = json.loads(run(env, "event", "list", "--user", "alice", "--json").stdout)
@@ -123,9 +123,49 @@ def test_up_polls_on_its_own_and_stops_cleanly_on_ctrl_c(env, feeds: FeedServer)
             if channels[0]["last_polled_at"]:
                 break
             time.sleep(0.3)
-        assert channels[0]["videos"] == 1, (channels, up.poll() or "running")
+        assert channels[0]["video_count"] == 1, (channels, up.poll() or "running")
     finally:
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
     assert "stopping" in output
+
+
+def test_listings_show_each_event_s_video_newest_first_and_only_subscribed_channels(
+    env, feeds: FeedServer
+) -> None:
+    source = feeds.add_channel()
+    for n in range(WINDOW + 1):  # the oldest is only in the catalog, which has no dates
+        source.upload(published=time.time() - 86400 * (30 - n))
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+    run(env, "poll", "1")  # the first poll catalogs quietly
+    news = source.upload(title="Fresh upload", published=time.time() - 60)
+    assert "channel 1: new=1" in run(env, "poll", "1").stdout
+
+    events = json.loads(run(env, "event", "list", "--json").stdout)
+    episode = events[0]
+    assert episode["kind"] == "new_episode" and episode["user"] == "alice"
+    assert episode["video_id"] is not None and episode["video"]["title"] == "Fresh upload"
+    assert episode["video"]["id"] == episode["video_id"]
+    table = run(env, "event", "list").stdout
+    assert "Fresh upload" in table.splitlines()[1]
+
+    # Newest first by publication, the undated back catalog last: as the API lists them.
+    videos = json.loads(run(env, "video", "list", "--user", "alice", "--json").stdout)
+    assert videos[0]["external_id"] == news and videos[0]["id"] == episode["video_id"]
+    dated = [v["published_at"] for v in videos if v["published_at"]]
+    assert dated == sorted(dated, reverse=True)
+    assert videos[-1]["published_at"] is None
+    assert [v["published_at"] is None for v in videos] == [False] * len(dated) + [True]
+    assert len(json.loads(run(env, "video", "list", "--limit", "2", "--json").stdout)) == 2
+
+    out = run(env, "channel", "remove", "1").stdout
+    assert "alice unsubscribed from channel 1" in out
+    assert json.loads(run(env, "video", "list", "--user", "alice", "--json").stdout) == []
+    assert json.loads(run(env, "channel", "list", "--user", "alice", "--json").stdout) == []
+    everything = json.loads(run(env, "channel", "list", "--json").stdout)
+    assert everything[0]["subscribers"] == 0 and everything[0]["next_poll_at"] is None
+    result = run(env, "video", "list", "--user", "alice", "--channel", "1", check=False)
+    assert result.returncode == 2 and "channel 1 not found" in result.stderr

@@ -35,10 +35,10 @@ from poller.fetch import (
     usable_validator,
 )
 from poller.ids import MAX_ID, external_id
+from poller.listings import iso, videos
 from poller.models import Channel, Video
 from poller.parse import parse_feed
 from poller.scan import scan_ids
-from poller.views import iso, video_rows
 from tests.api.support import Caller
 from tests.helpers import make_user, subscribe
 
@@ -306,7 +306,7 @@ def test_listings_show_a_stored_time_no_datetime_holds(
         result = caller.get(path)
         assert result.status_code == 200, (path, result.text)
         assert result.json["items"][0]["published_at"] is None
-    assert video_rows(None, 10)[0]["published_at"] is None
+    assert videos(None, limit=10).items[0]["published_at"] is None
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
     env.update(TUBEPOLLER_DATABASE_URL=database_url, TUBEPOLLER_DATA_DIR=str(settings.data_dir))

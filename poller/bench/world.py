@@ -126,12 +126,13 @@ class World:
         logging.getLogger("poller").setLevel(logging.WARNING)
         logging.getLogger("pika").setLevel(logging.WARNING)
         from .. import actors
-        from ..database import init_schema
+        from ..database import init_schema, open_database
         from ..models import db
         from . import noop
 
         self.actors: ModuleType = actors
         self.noop: ModuleType = noop
+        open_database(self.settings.database_url)
         init_schema()
         db.connect(reuse_if_open=True)
 

@@ -59,7 +59,7 @@ def feed(feeds: FeedServer) -> Feed:
 
 @pytest.fixture
 def broker(app: falcon.App, stub_broker: Any) -> Any:
-    """The in-process broker the app sends to (after the app bound the database)."""
+    """The in-process broker the app's queues send to."""
     return stub_broker
 
 

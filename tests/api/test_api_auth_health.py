@@ -9,8 +9,9 @@ import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from api.app import create_app
-from api.resources.health import broker_state
 from api.routes import ROUTES
+from poller import config
+from poller.broker import broker_state
 from poller.models import db
 from tests.api.support import Caller
 from tests.conftest import RABBITMQ, require_service
@@ -56,7 +57,8 @@ def test_health_needs_no_token_and_reports_both_parts(client: falcon.testing.Tes
 def test_health_is_a_503_naming_the_database_when_it_is_down(settings, tmp_path) -> None:
     # A directory is no SQLite file: every connection fails.
     broken = dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path}")
-    client = falcon.testing.TestClient(create_app(broken))
+    config.override(broken)
+    client = falcon.testing.TestClient(create_app())  # as gunicorn builds it
 
     health = client.simulate_get("/api/health")
     listing = client.simulate_get("/api/channels", headers={"Authorization": "Bearer x"})
@@ -69,7 +71,8 @@ def test_health_is_a_503_naming_the_database_when_it_is_down(settings, tmp_path)
 
 def test_health_reports_a_missing_schema(settings, tmp_path) -> None:
     empty = dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
-    client = falcon.testing.TestClient(create_app(empty))
+    config.override(empty)
+    client = falcon.testing.TestClient(create_app())
 
     result = client.simulate_get("/api/health")
 

@@ -9,7 +9,7 @@ import pytest
 from dramatiq.errors import ConnectionClosed
 from peewee import OperationalError
 
-from api.resources import channels as channels_resource
+from poller import listings
 from poller.models import Channel, Subscription
 from tests.api.support import Caller, Feed, queued
 
@@ -267,7 +267,7 @@ def test_a_database_failure_is_a_503(alice: Caller, monkeypatch: pytest.MonkeyPa
     def locked(*args: object, **kwargs: object) -> None:
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(channels_resource, "channel_query", locked)
+    monkeypatch.setattr(listings, "channels", locked)
     result = alice.get("/api/channels")
 
     assert result.status_code == 503

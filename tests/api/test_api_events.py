@@ -52,6 +52,7 @@ def test_events_come_after_the_given_id_oldest_first(
     assert [e["id"] for e in later["items"]] == [second]
     episode = later["items"][0]
     assert episode["kind"] == "new_episode" and episode["video_id"] == video.id
+    assert episode["user"] == "alice"
     assert episode["video"]["title"] == "Episode nine"
     assert episode["video"]["url"] == "http://127.0.0.1/ep9"
     assert everything["items"][0]["video"] is None

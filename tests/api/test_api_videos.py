@@ -65,10 +65,11 @@ def channel(alice: Caller, feed: Feed) -> int:
     return channel_id
 
 
-ORDER = ["a-newest", "b-tie-2", "b-tie-1", "c-undated", "d-oldest"]
+# Newest first by publication, videos without a date last (as the CLI lists them).
+ORDER = ["a-newest", "b-tie-2", "b-tie-1", "d-oldest", "c-undated"]
 
 
-def test_the_feed_is_newest_first_by_publication_or_discovery(alice: Caller, channel: int) -> None:
+def test_the_feed_is_newest_first_and_undated_videos_come_last(alice: Caller, channel: int) -> None:
     result = alice.get("/api/videos")
 
     assert titles(result) == ORDER
@@ -86,16 +87,18 @@ def test_pages_follow_the_cursor_to_the_end(alice: Caller, channel: int) -> None
 def test_paging_is_stable_while_videos_arrive(alice: Caller, channel: int) -> None:
     first = alice.get("/api/videos", params={"limit": 2})
     assert titles(first) == ORDER[:2]
-    # Meanwhile: a new upload, one more with the cursor's own date, and an old one.
+    # Meanwhile: a new upload, one more with the cursor's own date, an old one
+    # and one without a date.
     add_video(channel, "z-new-upload", NOW, alice.user)
     add_video(channel, "b-tie-3", NOW - 2 * DAY, alice.user)
     add_video(channel, "e-backfill", NOW - 9 * DAY, alice.user)
+    add_video(channel, "f-undated", None, alice.user)
 
     rest = every_page(alice, "/api/videos", limit=2, cursor=first.json["next"])
 
     # Nothing repeats, nothing the first page promised is skipped; the new
     # upload and the newer tie sort before the cursor: a fresh first page has them.
-    assert rest == ORDER[2:] + ["e-backfill"]
+    assert rest == ["b-tie-1", "d-oldest", "e-backfill", "f-undated", "c-undated"]
     assert titles(alice.get("/api/videos", params={"limit": 2})) == ["z-new-upload", "a-newest"]
 
 
@@ -199,3 +202,33 @@ def test_a_new_subscriber_sees_what_is_cataloged(
 ) -> None:
     bob.subscribe(feed.url)
     assert titles(bob.get("/api/videos")) == ORDER
+
+
+def test_the_first_video_is_the_newest_not_an_undated_back_catalog_one(
+    alice: Caller, feed: Feed
+) -> None:
+    channel_id = alice.subscribe(feed.url)
+    # Back catalog listed just now, without dates; the upload is a day old.
+    add_video(channel_id, "old-undated", None, alice.user, discovered=NOW)
+    add_video(channel_id, "upload", NOW - DAY, alice.user, discovered=NOW - DAY)
+
+    first = alice.get("/api/videos", params={"limit": 1})
+
+    assert titles(first) == ["upload"]
+    assert titles(alice.get("/api/videos", params={"cursor": first.json["next"]})) == [
+        "old-undated"
+    ]
+
+
+def test_a_channel_left_leaves_the_feed(alice: Caller, bob: Caller, channel: int, broker) -> None:
+    bob.subscribe(alice.get(f"/api/channels/{channel}").json["url"])
+    video_id = Video.get(Video.title == "a-newest").id
+
+    assert alice.delete(f"/api/channels/{channel}").status_code == 204
+
+    assert titles(alice.get("/api/videos")) == []
+    assert alice.get(f"/api/channels/{channel}/videos").status_code == 404
+    assert alice.post(f"/api/videos/{video_id}/download").status_code == 404
+    assert titles(bob.get("/api/videos")) == ORDER  # the other subscriber keeps them
+    alice.subscribe(bob.get(f"/api/channels/{channel}").json["url"])
+    assert titles(alice.get("/api/videos")) == ORDER  # back, from the same references

@@ -31,7 +31,9 @@ CHANNELS = 300
 # fan-out. It must fail with a broker error, having released what it did not send.
 SLOW_TICK = """
 import time
-from poller import actors
+from poller import actors, config
+from poller.database import open_database
+open_database(config.get().database_url)  # a worker opens it at boot; this is no worker
 send = actors.poll_channel.send
 def slow_send(*args, **kwargs):
     time.sleep(0.01)

@@ -31,7 +31,9 @@ CHANNELS = 300
 # (claim due channels, send their polls to RabbitMQ), as periodiq's tick does.
 TICK = """
 import sys, time
-from poller import actors
+from poller import actors, config
+from poller.database import open_database
+open_database(config.get().database_url)  # a worker opens it at boot; this is no worker
 start = float(sys.argv[1])
 while time.time() < start:
     time.sleep(0.001)

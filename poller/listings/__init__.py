@@ -1,0 +1,59 @@
+"""The read layer: every listing and detail the CLI and the API show.
+
+One query and one JSON shape per thing, so the CLI's `--json` and the API
+cannot disagree. All reads of the catalog for people live here; the poll's
+own reads are in `poller.reads`.
+"""
+
+from __future__ import annotations
+
+from .channels import (
+    Marks,
+    channel,
+    channels,
+    poll_marks,
+    poll_outcome,
+    poll_outcome_since,
+    subscribed_channel_ids,
+)
+from .events import events
+from .shapes import channel_json, event_json, iso, video_json
+from .users import only_user, user_for_token, user_named
+from .videos import (
+    DOWNLOAD_STATES,
+    FAILED,
+    NOT_WANTED,
+    PENDING,
+    Position,
+    VideoPage,
+    user_video,
+    video,
+    videos,
+)
+
+__all__ = [
+    "DOWNLOAD_STATES",
+    "FAILED",
+    "NOT_WANTED",
+    "PENDING",
+    "Marks",
+    "Position",
+    "VideoPage",
+    "channel",
+    "channel_json",
+    "channels",
+    "event_json",
+    "events",
+    "iso",
+    "only_user",
+    "poll_marks",
+    "poll_outcome",
+    "poll_outcome_since",
+    "subscribed_channel_ids",
+    "user_for_token",
+    "user_named",
+    "user_video",
+    "video",
+    "video_json",
+    "videos",
+]

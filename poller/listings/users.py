@@ -1,0 +1,45 @@
+"""Users as the CLI and the API look them up: by name, by token, the only one."""
+
+from __future__ import annotations
+
+import hmac
+
+from ..errors import NotFound, TubepollerError
+from ..models import User
+from ..subscriptions import hash_token
+
+
+def user_named(name: str) -> User:
+    """Return the user called `name`.
+
+    Raises:
+        NotFound: no such user.
+    """
+    user = User.get_or_none(User.name == name)
+    if user is None:
+        raise NotFound(f"no user named {name!r} (create one with: tubepoller user add {name})")
+    return user
+
+
+def only_user() -> User:
+    """Return the one user, for commands that need no --user when there is one.
+
+    Raises:
+        TubepollerError: there is no user, or there are several.
+    """
+    users = list(User.select().order_by(User.id).limit(2))
+    if len(users) == 1:
+        return users[0]
+    if not users:
+        raise TubepollerError("no user yet: create one with `tubepoller user add NAME`")
+    raise TubepollerError("several users exist: name one with --user NAME")
+
+
+def user_for_token(token: str) -> User | None:
+    """Return the user an API token belongs to, or None."""
+    digest = hash_token(token)
+    user = User.get_or_none(User.token_hash == digest)
+    # The lookup is by an index; compare in constant time all the same.
+    if user is None or not hmac.compare_digest(user.token_hash, digest):
+        return None
+    return user

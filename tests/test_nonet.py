@@ -35,6 +35,13 @@ def test_names_and_other_addresses_are_refused(host: str) -> None:
     assert nonet.refusal(host) is not None
 
 
+@pytest.mark.parametrize("host", ["192.0.2.1", "2001:db8::1"])
+def test_a_literal_may_be_looked_up_but_not_reached(host: str) -> None:
+    assert nonet.refusal(host, lookup=True) is None  # resolving a literal sends nothing
+    assert nonet.refusal(host) is not None
+    assert nonet.refusal("example.invalid", lookup=True) is not None
+
+
 def test_an_allowlisted_network_is_allowed() -> None:
     assert nonet.refusal("10.200.1.2", ["10.200.1.0/24"]) is None
     assert nonet.refusal("10.200.2.2", ["10.200.1.0/24"]) is not None

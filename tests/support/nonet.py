@@ -50,12 +50,15 @@ def _networks(allow: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IP
     return [ipaddress.ip_network(item.strip(), strict=False) for item in allow if item.strip()]
 
 
-def refusal(host: object, allow: Iterable[str] = ()) -> str | None:
+def refusal(host: object, allow: Iterable[str] = (), *, lookup: bool = False) -> str | None:
     """Say why ``host`` may not be looked up or reached, or return None.
 
     Args:
         host: a host as passed to getaddrinfo or in a socket address.
         allow: extra addresses or networks that are allowed.
+        lookup: judge a name lookup, not a connection: any IP literal then
+            passes, as resolving a literal sends nothing (the connection to it
+            is judged when it is made).
 
     Returns:
         None for a loopback or unspecified literal, ``localhost``, an allowed
@@ -74,6 +77,8 @@ def refusal(host: object, allow: Iterable[str] = ()) -> str | None:
         ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone
     except ValueError:
         return "a name: resolving it would query DNS"
+    if lookup:
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback or ip.is_unspecified:
@@ -151,10 +156,10 @@ def _record(what: str) -> None:
 
 def _guard_lookup(real: Any) -> Any:
     def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        reason = refusal(host, _state["allow"])
+        reason = refusal(host, _state["allow"], lookup=True)
         if reason is not None:
             # The stub answers a generated name the way an offline resolver would.
-            if not (_state["stub_names"] and _is_name(host)):
+            if not _state["stub_names"]:
                 _record(f"{real.__name__}({_short(host)}): {reason}")
             raise RefusedLookup(socket.EAI_NONAME, f"nonet: {reason}")
         return real(host, *args, **kwargs)
@@ -163,15 +168,6 @@ def _guard_lookup(real: Any) -> Any:
     guarded._nonet_state = _state  # type: ignore[attr-defined]
     guarded.__name__ = real.__name__
     return guarded
-
-
-def _is_name(host: Any) -> bool:
-    """Return True for a host name, False for an IP literal."""
-    try:
-        ipaddress.ip_address(str(host).split("%", 1)[0])
-    except ValueError:
-        return True
-    return False
 
 
 def _guard_connect(real: Any, address_at: int) -> Any:

@@ -19,6 +19,10 @@ from .middleware import DatabaseConnection
 
 POLL_QUEUE = "poll"
 DOWNLOAD_QUEUE = "downloads"
+# The tick's own small queue, consumed by the poll workers: on a shared queue
+# it would wait behind the whole poll backlog (RabbitMQ queues are FIFO, and
+# arguments like x-max-priority cannot be added to an existing queue).
+TICK_QUEUE = "tick"
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

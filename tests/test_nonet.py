@@ -42,6 +42,13 @@ def test_a_literal_may_be_looked_up_but_not_reached(host: str) -> None:
     assert nonet.refusal("example.invalid", lookup=True) is not None
 
 
+def test_names_the_hosts_file_maps_to_loopback_are_local() -> None:
+    local = nonet.hosts_file_names("127.0.0.1 localhost\n127.0.1.1 vm vm.lan # me\n10.1.1.1 nas\n")
+    assert local == {"localhost", "vm", "vm.lan"}
+    assert nonet.refusal("vm", local=local) is None
+    assert nonet.refusal("nas", local=local) is not None
+
+
 def test_an_allowlisted_network_is_allowed() -> None:
     assert nonet.refusal("10.200.1.2", ["10.200.1.0/24"]) is None
     assert nonet.refusal("10.200.2.2", ["10.200.1.0/24"]) is not None
@@ -51,10 +58,17 @@ def test_a_lookup_in_the_test_process_is_refused_and_recorded(
     nonet_refusals: Refusals,
 ) -> None:
     assert nonet.installed(), "the guard is not installed: nothing below may run"
-    for lookup in (socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex):
+    for lookup in (
+        socket.getaddrinfo,
+        socket.gethostbyname,
+        socket.gethostbyname_ex,
+        socket.gethostbyaddr,
+    ):
         with pytest.raises(socket.gaierror, match="nonet"):
             lookup("example.invalid", *((80,) if lookup is socket.getaddrinfo else ()))
-    assert nonet_refusals.take().count("nonet: refused") == 3
+    with pytest.raises(socket.gaierror, match="nonet"):
+        socket.gethostbyaddr("192.0.2.1")  # a PTR query
+    assert nonet_refusals.take().count("nonet: refused") == 5
 
 
 def test_a_connect_off_loopback_is_refused_before_the_real_call(

@@ -36,6 +36,7 @@ from typing import Any
 LOCAL_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 _original: dict[str, Any] = {}
+_state: dict[str, Any] = {"log": None, "allow": [], "stub_names": False, "local": LOCAL_NAMES}
 
 
 class RefusedLookup(socket.gaierror):
@@ -50,12 +51,34 @@ def _networks(allow: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IP
     return [ipaddress.ip_network(item.strip(), strict=False) for item in allow if item.strip()]
 
 
-def refusal(host: object, allow: Iterable[str] = (), *, lookup: bool = False) -> str | None:
+def hosts_file_names(text: str) -> frozenset[str]:
+    """Return the names an /etc/hosts text maps to loopback addresses.
+
+    The resolver answers those from the file (nsswitch "files" comes first),
+    as it does `localhost`; this machine's own name is often one of them, and
+    servers bound to 0.0.0.0 look it up (socket.getfqdn).
+    """
+    names = set()
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) >= 2 and refusal(fields[0]) is None:
+            names.update(name.lower() for name in fields[1:])
+    return frozenset(names)
+
+
+def refusal(
+    host: object,
+    allow: Iterable[str] = (),
+    *,
+    lookup: bool = False,
+    local: Iterable[str] = LOCAL_NAMES,
+) -> str | None:
     """Say why ``host`` may not be looked up or reached, or return None.
 
     Args:
         host: a host as passed to getaddrinfo or in a socket address.
         allow: extra addresses or networks that are allowed.
+        local: the names that resolve to loopback without a query.
         lookup: judge a name lookup, not a connection: any IP literal then
             passes, as resolving a literal sends nothing (the connection to it
             is judged when it is made).
@@ -71,7 +94,7 @@ def refusal(host: object, allow: Iterable[str] = (), *, lookup: bool = False) ->
         host = host.decode("ascii", "replace")
     if not isinstance(host, str):
         return f"{host!r} is not a host name"
-    if host.lower() in LOCAL_NAMES:
+    if host.lower() in local or host.lower() in LOCAL_NAMES:
         return None
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])  # drop an IPv6 zone
@@ -101,18 +124,25 @@ def install(log: str | None = None, allow: Iterable[str] = (), stub_names: bool 
         allow: extra addresses or networks that may be reached.
         stub_names: answer non-local names "not found" without recording them.
     """
-    options = {"log": log, "allow": list(allow), "stub_names": stub_names}
+    try:
+        with open("/etc/hosts") as hosts:
+            local = LOCAL_NAMES | hosts_file_names(hosts.read())
+    except OSError:
+        local = LOCAL_NAMES
+    options = {"log": log, "allow": list(allow), "stub_names": stub_names, "local": local}
     if installed():  # perhaps by another copy of this module (sitecustomize's)
         socket.getaddrinfo._nonet_state.update(options)  # type: ignore[attr-defined]
         return
     _state.update(options)
-    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
         _original[name] = getattr(socket, name)
     for name in ("connect", "connect_ex", "sendto"):
         _original[name] = getattr(socket.socket, name)
     socket.getaddrinfo = _guard_lookup(_original["getaddrinfo"])
     socket.gethostbyname = _guard_lookup(_original["gethostbyname"])
     socket.gethostbyname_ex = _guard_lookup(_original["gethostbyname_ex"])
+    # A reverse lookup of any address but loopback is a PTR query.
+    socket.gethostbyaddr = _guard_lookup(_original["gethostbyaddr"], literals=False)
     socket.socket.connect = _guard_connect(_original["connect"], 0)  # type: ignore[method-assign]
     socket.socket.connect_ex = _guard_connect(_original["connect_ex"], 0)  # type: ignore[method-assign]
     socket.socket.sendto = _guard_connect(_original["sendto"], -1)  # type: ignore[method-assign]
@@ -127,9 +157,6 @@ def install_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) ->
         allow=environ.get("NONET_ALLOW", "").split(","),
         stub_names=environ.get("NONET_NAMES") == "stub",
     )
-
-
-_state: dict[str, Any] = {"log": None, "allow": [], "stub_names": False}
 
 
 def _short(value: object) -> str:
@@ -154,9 +181,9 @@ def _record(what: str) -> None:
             os.close(fd)
 
 
-def _guard_lookup(real: Any) -> Any:
+def _guard_lookup(real: Any, literals: bool = True) -> Any:
     def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        reason = refusal(host, _state["allow"], lookup=True)
+        reason = refusal(host, _state["allow"], lookup=literals, local=_state["local"])
         if reason is not None:
             # The stub answers a generated name the way an offline resolver would.
             if not _state["stub_names"]:
@@ -174,7 +201,7 @@ def _guard_connect(real: Any, address_at: int) -> Any:
     def guarded(sock: socket.socket, *args: Any) -> Any:
         address = args[address_at] if args else None
         if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            reason = refusal(address[0], _state["allow"])
+            reason = refusal(address[0], _state["allow"], local=_state["local"])
             if reason is not None:
                 _record(f"{real.__name__}({_short(address)}): {reason}")
                 raise RefusedConnect(errno.ENETUNREACH, f"nonet: {reason}")

@@ -7,7 +7,15 @@ COPY pyproject.toml README.md ./
 COPY poller ./poller
 COPY api ./api
 RUN pip install --no-cache-dir .
-ENV TUBEPOLLER_DATA_DIR=/data TUBEPOLLER_MEDIA_DIR=/media
+# Not root. compose may run it as another user (TUBEPOLLER_UID): /data and
+# /media are then the mounts that user owns.
+RUN useradd --uid 1000 --user-group --create-home tubepoller \
+    && mkdir -p /data /media && chown tubepoller:tubepoller /data /media
+USER tubepoller
+# Inside a container the API must listen on every interface, or `docker run
+# -p 8080:8080` reaches nothing; publish it on 127.0.0.1 on the host unless
+# you mean to expose it.
+ENV TUBEPOLLER_DATA_DIR=/data TUBEPOLLER_MEDIA_DIR=/media TUBEPOLLER_API_BIND=0.0.0.0:8080
 VOLUME ["/data", "/media"]
 EXPOSE 8080
 CMD ["tubepoller", "up"]

@@ -1,6 +1,6 @@
 """The Dramatiq actors: thin wrappers that open nothing but call the stages.
 
-Run them with `dramatiq poller.actors --queues poll`, `… --queues downloads`
+Run them with `dramatiq poller.actors --queues poll tick`, `… --queues downloads`
 and `periodiq poller.actors`. Importing this module declares the actors on
 the broker the settings name and connects nothing: a worker opens the
 database when it boots (`middleware.WorkerSettings`), and the connection of
@@ -17,7 +17,7 @@ from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
 from . import config, downloads
-from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, build_broker
+from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
 from .pipeline import POLL_FAILED
@@ -57,10 +57,11 @@ def _retries_left() -> bool:
     return message.options.get("retries", 0) < limit
 
 
-# The tick shares the poll queue, ahead of polls (lower priority number): a
-# tick stuck behind a backlog for over 30 s is skipped by periodiq, which is
-# the backpressure we want — due channels stay due until workers catch up.
-@dramatiq.actor(queue_name=POLL_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
+# The tick has its own queue, so a poll backlog never holds it; inside a poll
+# worker its lower priority number puts it ahead of the polls already
+# prefetched. A tick still older than 30 s when a worker takes it is skipped
+# by periodiq: due channels stay due until the next one.
+@dramatiq.actor(queue_name=TICK_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     """Claim due channels, send one poll message each, re-send lost downloads."""
     settings = config.get()

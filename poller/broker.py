@@ -26,6 +26,10 @@ from .middleware import DatabaseConnection, WorkerSettings
 POLL_QUEUE = "poll"
 DOWNLOAD_QUEUE = "downloads"
 CHECK_TIMEOUT_S = 2.0  # a health check must answer quickly even when a host drops packets
+# The tick's own small queue, consumed by the poll workers: on a shared queue
+# it would wait behind the whole poll backlog (RabbitMQ queues are FIFO, and
+# arguments like x-max-priority cannot be added to an existing queue).
+TICK_QUEUE = "tick"
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

@@ -44,7 +44,7 @@ def run(settings: Settings, *, api: bool = True) -> int:
     from dramatiq import Worker
 
     from . import actors
-    from .broker import DOWNLOAD_QUEUE, POLL_QUEUE
+    from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def run(settings: Settings, *, api: bool = True) -> int:
         lambda record: "adding a middleware of the same type twice" not in record.getMessage()
     )
     workers = [
-        Worker(actors.broker, queues={POLL_QUEUE}, worker_threads=POLL_THREADS),
+        Worker(actors.broker, queues={POLL_QUEUE, TICK_QUEUE}, worker_threads=POLL_THREADS),
         Worker(actors.broker, queues={DOWNLOAD_QUEUE}, worker_threads=DOWNLOAD_THREADS),
     ]
     for worker in workers:
@@ -125,9 +125,10 @@ def _serve_api(settings: Settings) -> _ThreadingWSGIServer:
 def poll_all(settings: Settings, *, due_only: bool) -> int:
     """Poll every channel (or every due one) through the scheduler's claim.
 
-    With RabbitMQ the claim and fan-out run as a tick message on the poll
-    queue. Without a broker there is no worker to send to, so the claimed
-    channels are polled here, a few at a time, and this returns when done.
+    With RabbitMQ the claim and fan-out run as a tick message on the tick
+    queue, which the poll workers consume. Without a broker there is no
+    worker to send to, so the claimed channels are polled here, a few at a
+    time, and this returns when done.
     """
     from .database import open_database
 

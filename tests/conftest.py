@@ -31,6 +31,9 @@ PG_ADMIN_URL = os.environ.get("TUBEPOLLER_TEST_PG", "postgresql://postgres@127.0
 RABBITMQ = ("127.0.0.1", 5672)
 DATA = Path(__file__).parent / "data"
 
+# No test may resolve a name or leave loopback, in this process or any it starts.
+pytest_plugins = ["tests.support.nonet_plugin"]
+
 
 def require_service(name: str, address: tuple[str, int]) -> None:
     """Skip when a service is down, but fail under CI=true: CI must run it."""

@@ -9,7 +9,7 @@ import pytest
 
 from poller import actors
 from poller.bench.feedserver import FeedServer
-from poller.broker import DOWNLOAD_QUEUE, POLL_QUEUE
+from poller.broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
 from poller.models import COMPLETE, Channel, Video
 from tests.helpers import counts, make_user, subscribe
 
@@ -17,7 +17,8 @@ pytestmark = pytest.mark.usefixtures("conn")
 
 
 def drain(broker) -> None:
-    # Pipeline order: polls (and the ticks on their queue), then downloads.
+    # Pipeline order: the ticks, polls, then downloads.
+    broker.join(TICK_QUEUE, fail_fast=False)
     broker.join(POLL_QUEUE, fail_fast=False)
     broker.join(DOWNLOAD_QUEUE, fail_fast=False)
     broker.join(POLL_QUEUE, fail_fast=False)

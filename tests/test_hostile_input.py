@@ -14,7 +14,7 @@ import pytest
 
 from poller import actors
 from poller.bench.feedserver import FeedServer
-from poller.broker import POLL_QUEUE
+from poller.broker import POLL_QUEUE, TICK_QUEUE
 from poller.models import Channel, Video
 from tests.helpers import make_user, subscribe
 
@@ -125,6 +125,7 @@ def test_every_broken_feed_is_recorded_and_the_siblings_are_polled(
     started = time.time()
 
     actors.tick.send()
+    stub_broker.join(TICK_QUEUE, fail_fast=False)
     stub_broker.join(POLL_QUEUE, fail_fast=False)
 
     for name, (_, fragment) in BROKEN.items():

@@ -34,6 +34,18 @@ def map_query(context, query):
 """
 
 
+@pytest.fixture(autouse=True)
+def offline_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the server's resolver answer every generated host name "not found", sending nothing.
+
+    Subscribing checks the URL's host, and the generated URLs name hosts like
+    `0.com`: the test session's network guard (tests/support/nonet.py) stubs
+    the lookups of the gunicorn started after this, still refusing any
+    connection off loopback.
+    """
+    monkeypatch.setenv("NONET_NAMES", "stub")
+
+
 def test_schemathesis_finds_no_server_error(live_api: LiveAPI, tmp_path) -> None:
     st = BIN / "st"
     if not st.exists() and shutil.which("st") is None:
@@ -54,7 +66,8 @@ def test_schemathesis_finds_no_server_error(live_api: LiveAPI, tmp_path) -> None
         "--suppress-health-check", "all",
     ]  # fmt: skip
     (tmp_path / "st_hooks.py").write_text(HOOKS)
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "st_hooks", "PYTHONPATH": str(tmp_path)}
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "st_hooks", "PYTHONPATH": path}
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env, check=False
     )

@@ -87,7 +87,7 @@ def test_rabbitmq_restarts_mid_fan_out_and_mid_poll_lose_no_channel(
     ids = list(channels)
     feeds.latency = 0.1  # 300 polls on 8 threads: about four seconds of polling
     started = time.time()
-    workers = [cluster.start_worker("poll", processes=2, threads=4)]
+    workers = [cluster.start_worker("poll", "tick", processes=2, threads=4)]
     pids = [w.proc.pid for w in workers]
 
     try:
@@ -106,7 +106,7 @@ def test_rabbitmq_restarts_mid_fan_out_and_mid_poll_lose_no_channel(
 
         # 2. The broker stops while the workers poll.
         cluster.wait(lambda: polled(ids) > sent_before_stop, "the workers to reconnect and poll")
-        cluster.sender.send("poll", "tick")  # the cron's next tick: claims what was released
+        cluster.sender.send("tick", "tick")  # the cron's next tick: claims what was released
         mid = cluster.wait(
             lambda: (n := polled(ids)) > sent_before_stop + 20 and n, "polls under way"
         )
@@ -121,7 +121,7 @@ def test_rabbitmq_restarts_mid_fan_out_and_mid_poll_lose_no_channel(
     def ticked_until_done() -> bool:
         if polled(ids) == CHANNELS:
             return True
-        cluster.sender.send("poll", "tick")
+        cluster.sender.send("tick", "tick")
         time.sleep(2)
         return False
 

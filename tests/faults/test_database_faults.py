@@ -77,7 +77,7 @@ def keep_ticking(cluster: Cluster, ids: list[int]) -> Callable[[], bool]:
     def done() -> bool:
         if reconnecting(lambda: polled(ids))() == len(ids):
             return True
-        cluster.sender.send("poll", "tick")
+        cluster.sender.send("tick", "tick")
         time.sleep(2)
         return False
 
@@ -99,8 +99,8 @@ def test_postgres_restarted_mid_poll_loses_nothing(cluster: Cluster, feeds: Feed
     ids = list(channels)
     feeds.latency = 0.1
     started = time.time()
-    cluster.start_worker("poll", processes=2, threads=4)
-    cluster.sender.send("poll", "tick")
+    cluster.start_worker("poll", "tick", processes=2, threads=4)
+    cluster.sender.send("tick", "tick")
     mid = cluster.wait(lambda: (n := polled(ids)) >= 20 and n, "polls under way")
     restart_postgres()
     assert mid < CHANNELS
@@ -121,8 +121,8 @@ def test_sqlite_locked_by_another_writer_is_retried_not_lost(
     feeds.latency = 0.05
     started = time.time()
     # Three worker processes of four threads each write to one SQLite file.
-    workers = [cluster.start_worker("poll", processes=3, threads=4)]
-    cluster.sender.send("poll", "tick")
+    workers = [cluster.start_worker("poll", "tick", processes=3, threads=4)]
+    cluster.sender.send("tick", "tick")
     cluster.wait(lambda: polled(ids) >= 10, "polls under way")
 
     # Another writer holds the write lock past the workers' 10 s busy timeout.

@@ -28,7 +28,7 @@ def test_poll_workers_killed_repeatedly_lose_and_duplicate_nothing(
     channels = {subscribe(user, feeds.feed_url(n)).id: n for n in numbers}
     feeds.latency = 0.1  # every poll spends 0.1 s in the fetch: kills land mid-poll
     started = time.time()
-    worker = cluster.start_worker("poll", processes=PROCESSES, threads=THREADS)
+    worker = cluster.start_worker("poll", "tick", processes=PROCESSES, threads=THREADS)
     cluster.tubepoller("poll", "--all", "--due-only")  # the tick: claim all, fan out
 
     progress = []
@@ -36,7 +36,7 @@ def test_poll_workers_killed_repeatedly_lose_and_duplicate_nothing(
         time.sleep(KILL_EVERY_S)
         worker.kill()  # master and worker processes, messages unacknowledged
         progress.append(polled(channels))
-        worker = cluster.start_worker("poll", processes=PROCESSES, threads=THREADS)
+        worker = cluster.start_worker("poll", "tick", processes=PROCESSES, threads=THREADS)
 
     cluster.wait(lambda: polled(channels) == CHANNELS, "every channel's poll", timeout=120)
     cluster.wait(lambda: cluster.vhost.queues().get("poll") == (0, 0), "the queue to drain")

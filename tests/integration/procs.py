@@ -31,7 +31,7 @@ BIN = Path(sys.executable).parent
 DRAMATIQ = BIN / "dramatiq"
 TUBEPOLLER = BIN / "tubepoller"
 ROOT = Path(__file__).resolve().parents[2]
-QUEUES = ("poll", "downloads")
+QUEUES = ("poll", "tick", "downloads")
 ALL_QUEUES = tuple(f"{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ", ".XQ"))
 
 T = TypeVar("T")

@@ -259,7 +259,7 @@ def test_a_tick_through_rabbitmq_polls_each_due_channel_once(
     due = [subscribe(user, youtube_url(s.id)).id for s in due_sources]
     later = [subscribe(user, youtube_url(s.id)).id for s in later_sources]
     Channel.update(next_poll_at=time.time() + 3600).where(Channel.id.in_(later)).execute()
-    worker = cluster.start_worker("poll", threads=4)
+    worker = cluster.start_worker("poll", "tick", threads=4)
 
     out = cluster.tubepoller("poll", "--all", "--due-only").stdout
     assert "queued" in out

@@ -22,8 +22,8 @@ pytestmark = [
 
 
 def test_poll_and_downloads_are_separate_queues(cluster: Cluster) -> None:
-    polls = cluster.start_worker("poll", threads=2)
-    poll_queues = {"poll", "poll.DQ", "poll.XQ"}
+    polls = cluster.start_worker("poll", "tick", threads=2)
+    poll_queues = {"poll", "poll.DQ", "poll.XQ", "tick", "tick.DQ", "tick.XQ"}
     cluster.wait(lambda: poll_queues <= set(cluster.vhost.queues()), "the poll worker's queues")
     queues = cluster.vhost.queues()
     assert not any(name.startswith("downloads") for name in queues)  # not a poll worker's

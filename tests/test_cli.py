@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from poller.bench.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
 
 
 def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from poller import actors
-from poller.bench.feedserver import FeedServer
 from poller.broker import POLL_QUEUE
 from poller.models import Channel, Video
-from tests.helpers import make_user, subscribe
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = pytest.mark.usefixtures("conn")
 
@@ -115,7 +115,7 @@ def test_every_broken_feed_is_recorded_and_the_siblings_are_polled(
     user = make_user()
     channels = {}
     for name, (route, _) in {**BROKEN, **WORKING}.items():
-        feeds.raw[name] = route
+        feeds.routes[f"/raw/{name}"] = route
         channels[name] = subscribe(user, f"{feeds.base}/raw/{name}")
     healthy = []
     for _ in range(3):

@@ -1,6 +1,6 @@
 """The two yt-dlp edges: listing a catalog and downloading one video.
 
-The `slow` tests run the real yt-dlp against `_mediaserver` on 127.0.0.1; nothing here reaches
+The `slow` tests run the real yt-dlp against the feed server on 127.0.0.1; nothing here reaches
 any other host.
 """
 
@@ -8,26 +8,26 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from _mediaserver import HANG, MediaServer, Route, serve
 
 from poller.catalog import CatalogEntry, _error_from, catalog_entries, list_catalog, video_id_from
 from poller.download import download, safe_name
 from poller.errors import PermanentError, TransientError
+from tests.support.answers import HANG, Route
+from tests.support.feedserver import FeedServer
 
 IDS = ["dQw4w9WgXcQ", "abcdefghijk", "A-b_c1234Zz"]
 CLIP = bytes(range(256)) * 1200  # 300 KiB, every byte value
 
 
 @pytest.fixture
-def server() -> Iterator[MediaServer]:
-    with serve() as s:
-        yield s
+def server(feeds: FeedServer) -> FeedServer:
+    """The feed server, where each test sets its routes."""
+    return feeds
 
 
 def rss(title: str, items: list[str]) -> bytes:
@@ -166,7 +166,7 @@ def test_safe_name_keeps_files_under_the_media_dir() -> None:
 
 
 @pytest.mark.slow
-def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: MediaServer) -> None:
+def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: FeedServer) -> None:
     dates = [datetime(2024, 1, d, 10, tzinfo=UTC) for d in (1, 2, 3)]
     items = [
         f"<item><title>Vidéo ✓ {n}</title><link>{server.base}/watch?v={vid}</link>"
@@ -182,7 +182,7 @@ def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: MediaServer
 
 
 @pytest.mark.slow
-def test_podcast_rss_entries_are_keyed_by_their_media_url(server: MediaServer) -> None:
+def test_podcast_rss_entries_are_keyed_by_their_media_url(server: FeedServer) -> None:
     items = [
         f"<item><title>Ep {n}</title><guid>ep-{n}</guid><link>{server.base}/ep/{n}</link>"
         f'<enclosure url="{server.base}/media/ep{n}.mp3" type="audio/mpeg" length="9"/></item>'
@@ -198,13 +198,13 @@ def test_podcast_rss_entries_are_keyed_by_their_media_url(server: MediaServer) -
 
 
 @pytest.mark.slow
-def test_missing_feed_is_a_permanent_error(server: MediaServer) -> None:
+def test_missing_feed_is_a_permanent_error(server: FeedServer) -> None:
     with pytest.raises(PermanentError, match="HTTP Error 404"):
         list_catalog(server.url("/gone.xml"), timeout=60)
 
 
 @pytest.mark.slow
-def test_catalog_of_a_silent_server_times_out_and_kills_yt_dlp(server: MediaServer) -> None:
+def test_catalog_of_a_silent_server_times_out_and_kills_yt_dlp(server: FeedServer) -> None:
     server.routes["/silent.xml"] = HANG
     url = server.url("/silent.xml")
     started = time.monotonic()
@@ -218,7 +218,7 @@ def test_catalog_of_a_silent_server_times_out_and_kills_yt_dlp(server: MediaServ
 
 
 @pytest.mark.slow
-def test_direct_link_is_downloaded_once(server: MediaServer, tmp_path: Path) -> None:
+def test_direct_link_is_downloaded_once(server: FeedServer, tmp_path: Path) -> None:
     server.routes["/media/clip.mp4"] = Route(CLIP, "video/mp4")
     url = server.url("/media/clip.mp4")
     result = download(url, tmp_path / "médias", name="UCchan/dQw4w9WgXcQ", timeout=60)
@@ -234,7 +234,7 @@ def test_direct_link_is_downloaded_once(server: MediaServer, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_missing_media_is_a_permanent_error(server: MediaServer, tmp_path: Path) -> None:
+def test_missing_media_is_a_permanent_error(server: FeedServer, tmp_path: Path) -> None:
     with pytest.raises(PermanentError, match="HTTP Error 404"):
         download(server.url("/media/gone.mp4"), tmp_path, name="c/v", timeout=60)
     assert list(tmp_path.rglob("*.mp4")) == []
@@ -242,7 +242,7 @@ def test_missing_media_is_a_permanent_error(server: MediaServer, tmp_path: Path)
 
 @pytest.mark.slow
 def test_stalled_download_times_out_then_a_retry_starts_afresh(
-    server: MediaServer, tmp_path: Path
+    server: FeedServer, tmp_path: Path
 ) -> None:
     server.routes["/media/slow.mp4"] = Route(CLIP, "video/mp4", stall_after=100_000)
     url = server.url("/media/slow.mp4")
@@ -260,4 +260,6 @@ def test_stalled_download_times_out_then_a_retry_starts_afresh(
     assert Path(result.path).read_bytes() == CLIP
     assert sorted(os.listdir(tmp_path / "c")) == ["v.mp4"]
     # The stale .part was removed, not resumed: no byte range was asked for.
-    assert [r[2] for r in server.requests[seen:]] == [None] * (len(server.requests) - seen)
+    assert [r.headers.get("Range") for r in server.requests[seen:]] == [None] * (
+        len(server.requests) - seen
+    )

@@ -1,9 +1,10 @@
-"""Real processes for the integration tests: RabbitMQ vhosts, `dramatiq` workers, the CLI.
+"""One integration or fault test's real processes: workers, a sender, the CLI, a teardown.
 
-The test process never imports `poller.actors` with a RabbitMQ URL (its broker
-is built once per process, and the in-process tests need the StubBroker).
-Messages go to RabbitMQ through a small broker built here, or through the
-`tubepoller` command run as a subprocess with the workers' environment.
+Every such test gets a `Cluster`: an environment pointing real `dramatiq`
+worker processes at the session's vhost, the test's database and the test's
+feed server; a sender for messages; the `tubepoller` command run as a
+subprocess with the workers' environment; and a teardown that stops every
+worker (SIGTERM, then SIGKILL of the process group) and deletes the queues.
 """
 
 from __future__ import annotations
@@ -11,28 +12,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import dramatiq
-import pika
 import pytest
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-BIN = Path(sys.executable).parent
-DRAMATIQ = BIN / "dramatiq"
-TUBEPOLLER = BIN / "tubepoller"
-ROOT = Path(__file__).resolve().parents[2]
-QUEUES = ("poll", "downloads")
-ALL_QUEUES = tuple(f"{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ", ".XQ"))
+from .procs import ROOT, TUBEPOLLER, Worker, start_worker, wait_for
+from .rabbit import Sender, Vhost
 
 T = TypeVar("T")
 
@@ -51,157 +43,15 @@ def fail_or_skip(message: str) -> None:
     pytest.skip(message)
 
 
-def rabbitmqctl(*args: str, timeout: float = 30) -> str:
-    """Run rabbitmqctl and return its stdout; raise with its stderr on failure."""
-    done = subprocess.run(
-        ["rabbitmqctl", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
-@dataclass
-class Vhost:
-    """A RabbitMQ vhost of its own: the session's queue namespace."""
-
-    name: str
-    host: str = "127.0.0.1"
-    port: int = 5672
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@{self.host}:{self.port}/{self.name}"
-
-    @classmethod
-    def create(cls) -> Vhost:
-        if shutil.which("rabbitmqctl") is None:
-            fail_or_skip("rabbitmqctl is not on PATH: cannot make a vhost for the tests")
-        vhost = cls("tp_" + uuid.uuid4().hex[:12])
-        try:
-            rabbitmqctl("add_vhost", vhost.name)
-            rabbitmqctl("set_permissions", "-p", vhost.name, "guest", ".*", ".*", ".*")
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-            fail_or_skip(f"cannot create a RabbitMQ vhost: {exc}")
-        return vhost
-
-    def delete(self) -> None:
-        rabbitmqctl("delete_vhost", self.name)
-
-    def queues(self) -> dict[str, tuple[int, int]]:
-        """Return every queue of the vhost: name → (ready, unacknowledged)."""
-        out = rabbitmqctl(
-            "list_queues", "-p", self.name, "--quiet", "--no-table-headers",
-            "name", "messages_ready", "messages_unacknowledged",
-        )  # fmt: skip
-        found = {}
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 3:
-                found[parts[0]] = (int(parts[1]), int(parts[2]))
-        return found
-
-    def reset(self) -> None:
-        """Delete the queues tubepoller uses, so a test starts from nothing.
-
-        Messages a test leaves behind (a retry waiting in poll.DQ, say) name
-        rows of that test's database and must not reach the next test's workers.
-        """
-        connection = pika.BlockingConnection(pika.URLParameters(self.url))
-        try:
-            channel = connection.channel()
-            for name in ALL_QUEUES:
-                channel.queue_delete(name)  # idempotent: a missing queue is fine
-        finally:
-            connection.close()
-
-
-class Sender:
-    """Send messages to the workers' actors without declaring them here."""
-
-    def __init__(self, url: str) -> None:
-        self.broker = RabbitmqBroker(url=url, confirm_delivery=True)
-
-    def send(self, queue: str, actor: str, *args: Any, **kwargs: Any) -> dramatiq.Message:
-        message = dramatiq.Message(
-            queue_name=queue, actor_name=actor, args=args, kwargs=kwargs, options={}
-        )
-        return self.broker.enqueue(message)
-
-    def poll(self, *channel_ids: int) -> None:
-        for channel_id in channel_ids:
-            self.send("poll", "poll_channel", channel_id)
-
-    def close(self) -> None:
-        self.broker.close()
-
-
-@dataclass
-class Worker:
-    """One `dramatiq poller.actors` command: its master and worker processes."""
-
-    name: str
-    queues: tuple[str, ...]
-    proc: subprocess.Popen[bytes]
-    log: Path
-    killed: bool = False  # stopped on purpose: its death is no failure
-
-    @property
-    def pgid(self) -> int:
-        return self.proc.pid  # started in a session of its own: the group leader
-
-    def text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        wait_for(
-            lambda: "ready for action" in self.text(),
-            timeout,
-            f"worker {self.name} to boot",
-            check=self._check_running,
-        )
-
-    def _check_running(self) -> None:
-        if self.proc.poll() is not None:
-            raise AssertionError(
-                f"worker {self.name} exited with {self.proc.returncode}:\n{self.text()[-3000:]}"
-            )
-
-    def kill(self) -> None:
-        """SIGKILL the whole process tree at once: master and worker processes."""
-        self.killed = True
-        _signal_group(self.pgid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self) -> None:
-        if self.alive():
-            try:
-                self.proc.send_signal(signal.SIGTERM)  # the master stops its workers
-            except ProcessLookupError:
-                pass
-
-    def reap(self, timeout: float) -> None:
-        """Wait for a clean stop, then SIGKILL whatever is left of the group."""
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(self.pgid, signal.SIGKILL)
-        if self.proc.poll() is None:
-            self.proc.wait(10)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
+def open_vhost() -> Vhost:
+    """Create a test session's vhost; skip locally (fail under CI=true) when that fails."""
+    if shutil.which("rabbitmqctl") is None:
+        fail_or_skip("rabbitmqctl is not on PATH: cannot make a vhost for the tests")
     try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return Vhost.create()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        fail_or_skip(f"cannot create a RabbitMQ vhost: {exc}")
+        raise  # not reached: fail_or_skip raises
 
 
 @dataclass
@@ -224,22 +74,9 @@ class Cluster:
         """Start `dramatiq poller.actors --queues …` and wait until it is up."""
         name = f"{'+'.join(queues)}-{len(self.workers)}"
         log = self.logs / f"worker-{name}.log"
-        cmd = [
-            str(DRAMATIQ), "poller.actors",
-            "--processes", str(processes), "--threads", str(threads),
-            "--queues", *queues,
-        ]  # fmt: skip
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: killpg takes the tree
-            )
-        worker = Worker(name, queues, proc, log)
+        worker = start_worker(
+            name, queues, env=self.env, log=log, processes=processes, threads=threads
+        )
         self.workers.append(worker)
         if ready:
             worker.wait_ready()
@@ -333,27 +170,6 @@ def running_cluster(
         vhost.reset()
     problems = running.problems()
     assert not problems, "the workers logged unexpected errors:\n" + "\n".join(problems)
-
-
-def wait_for(
-    condition: Callable[[], T],
-    timeout: float,
-    what: str,
-    *,
-    check: Callable[[], object] | None = None,
-    every: float = 0.1,
-) -> T:
-    """Return `condition()` once it is truthy; AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if check is not None:
-            check()
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 def worker_env(

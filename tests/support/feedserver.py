@@ -218,17 +218,21 @@ class FeedServer(ThreadingHTTPServer):
         )
         return f"{self.base}/raw/{name}"
 
-    def record(self, handler: BaseHTTPRequestHandler) -> None:
+    def count(self, path: str) -> None:
         """Count one request, keyed by its whole target (path and query).
 
         The query is part of the key because every channel's feed shares the
         path /feeds/videos.xml and differs only in ?channel_id=….
         """
         with self._lock:
-            self.hits[handler.path] = self.hits.get(handler.path, 0) + 1
+            self.hits[path] = self.hits.get(path, 0) + 1
             self.served += 1
-            if self.recording:
-                self.requests.append(Request(handler.command, handler.path, handler.headers))
+
+    def record(self, handler: BaseHTTPRequestHandler) -> None:
+        """Count a request and, when recording, keep it in `requests`."""
+        self.count(handler.path)
+        if self.recording:
+            self.requests.append(Request(handler.command, handler.path, handler.headers))
 
     def stats(self) -> dict[str, float]:
         """Requests served and this process's CPU seconds so far."""

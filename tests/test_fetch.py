@@ -18,7 +18,7 @@ import pytest
 
 from poller import __version__, fetch, netguard
 from poller.errors import BlockedAddress, PermanentError, TransientError
-from tests.support.answers import reply
+from tests.support.answers import drip, reply
 from tests.support.feedserver import FeedServer
 
 FEED = b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title></feed>"
@@ -142,14 +142,7 @@ def test_a_declared_length_past_the_cap_is_refused_before_reading(server: FeedSe
         get(server.url("/big"), max_bytes=10_000)
 
 
-def drip_body(h: BaseHTTPRequestHandler) -> None:
-    h.send_response(200)
-    h.send_header("Content-Length", "100")
-    h.end_headers()
-    for _ in range(100):
-        h.wfile.write(b"x")
-        h.wfile.flush()
-        time.sleep(0.5)
+drip_body = drip(b"x", count=100, every=0.5, length=100)
 
 
 def drip_headers(h: BaseHTTPRequestHandler) -> None:

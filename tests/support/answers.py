@@ -9,6 +9,7 @@ or loops.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -48,6 +49,25 @@ def reply(
         body = b""
     handler.wfile.write(b"".join(handler._headers_buffer) + body)  # type: ignore[attr-defined]
     handler._headers_buffer = []  # type: ignore[attr-defined]
+
+
+def drip(byte: bytes, *, count: int, every: float, length: int) -> Answer:
+    """Return an answer that promises `length` bytes, then sends `count` bytes one by one.
+
+    A byte every `every` seconds: a server that keeps a connection busy
+    without ever finishing, which a deadline must cut.
+    """
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(length))
+        handler.end_headers()
+        for _ in range(count):
+            handler.wfile.write(byte)
+            handler.wfile.flush()
+            time.sleep(every)
+
+    return answer
 
 
 def send_route(handler: BaseHTTPRequestHandler, route: Route, stopping: threading.Event) -> None:

@@ -19,9 +19,10 @@ class Workers:
     Args:
         processes: worker processes (RabbitMQ only).
         threads: threads per process.
-        broker: the in-process broker to work on (the embedded mode), or
-        env: the environment of `dramatiq` processes on RabbitMQ, whose log
-            goes into `log_dir`.
+        broker: the in-process broker an in-process Worker takes messages
+            from (the embedded mode; used when `env` is None).
+        env: the environment of `dramatiq` processes on RabbitMQ.
+        log_dir: where those processes log.
     """
 
     def __init__(

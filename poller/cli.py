@@ -185,12 +185,6 @@ def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
     return run(settings, api=not args.no_api)
 
 
-def cmd_bench(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .bench.run import run
-
-    return run(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tubepoller", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -260,12 +254,6 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     up.set_defaults(handler=cmd_up)
-
-    from .bench.run import add_arguments
-
-    bench = commands.add_parser("bench", help="benchmark the pipeline against a sequential poller")
-    add_arguments(bench)
-    bench.set_defaults(handler=cmd_bench)
     return parser
 
 

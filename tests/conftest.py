@@ -1,4 +1,4 @@
-"""Shared fixtures: settings, a database per test, the local feed server, brokers.
+"""Shared fixtures: settings, a database per test, the local feed server, brokers, clusters.
 
 The in-process tests run on Dramatiq's StubBroker: TUBEPOLLER_BROKER_URL is
 cleared before `poller.actors` is first imported. Tests that need the real
@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +22,10 @@ os.environ["TUBEPOLLER_ALLOW_PRIVATE_NETWORKS"] = "1"  # the feed server is on l
 os.environ.setdefault("TUBEPOLLER_DATA_DIR", tempfile.mkdtemp(prefix="tubepoller-tests-"))
 
 from poller import config  # noqa: E402
-from poller.bench.feedserver import FeedServer  # noqa: E402
 from poller.database import init_schema, open_database  # noqa: E402
 from poller.models import db  # noqa: E402
+from tests.support.feedserver import FeedServer  # noqa: E402
+from tests.support.pgschema import create_schema, drop_schema  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TUBEPOLLER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RABBITMQ = ("127.0.0.1", 5672)
@@ -85,24 +85,12 @@ def settings(tmp_path: Path, feeds: FeedServer) -> Iterator[config.Settings]:
 
 def postgres_schema() -> tuple[str, str]:
     """Create a fresh schema in the test database; return (url, schema)."""
-    import psycopg2
-
     require_service("PostgreSQL", ("127.0.0.1", 5432))
-    schema = "tp_" + uuid.uuid4().hex[:12]
-    connection = psycopg2.connect(PG_ADMIN_URL)
-    connection.autocommit = True
-    connection.cursor().execute(f"CREATE SCHEMA {schema}")
-    connection.close()
-    return f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}", schema
+    return create_schema(PG_ADMIN_URL, "tp_")
 
 
 def drop_postgres_schema(schema: str) -> None:
-    import psycopg2
-
-    connection = psycopg2.connect(PG_ADMIN_URL)
-    connection.autocommit = True
-    connection.cursor().execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    connection.close()
+    drop_schema(PG_ADMIN_URL, schema)
 
 
 @pytest.fixture(params=["sqlite"])
@@ -135,12 +123,52 @@ def conn(database_url: str) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def rabbitmq_vhost():
     """A RabbitMQ vhost of this test session's own, deleted at the end: no leftovers shared."""
-    from tests.integration.procs import Vhost
+    from tests.support.cluster import open_vhost
 
     require_service("RabbitMQ", RABBITMQ)
-    vhost = Vhost.create()
+    vhost = open_vhost()
     yield vhost
     vhost.delete()
+
+
+@pytest.fixture
+def worker_extra_env() -> dict[str, str]:
+    """TUBEPOLLER_* settings a suite adds to its workers' environment (none here)."""
+    return {}
+
+
+@pytest.fixture
+def cluster(
+    request: pytest.FixtureRequest,
+    rabbitmq_vhost,
+    database_url: str,
+    feeds: FeedServer,
+    settings,
+    tmp_path: Path,
+    worker_extra_env: dict[str, str],
+):
+    """Workers and a sender for one test, on its database and feed server."""
+    from tests.support.cluster import running_cluster, worker_env
+
+    env = worker_env(
+        broker_url=rabbitmq_vhost.url,
+        database_url=database_url,
+        youtube_url=feeds.base,
+        data_dir=tmp_path / "data",
+        extra=worker_extra_env,
+    )
+    with running_cluster(request, rabbitmq_vhost, env, tmp_path / "logs") as running:
+        yield running
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Add the workers' logs to the report of a failed test that ran a cluster."""
+    report = yield
+    running = getattr(item, "tubepoller_cluster", None)
+    if running is not None and report.failed:
+        report.sections.append((f"worker logs ({report.when})", running.report()))
+    return report
 
 
 @pytest.fixture

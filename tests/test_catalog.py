@@ -1,29 +1,29 @@
 """Reading a catalog: yt-dlp's flat JSON turned into entries, and real listings.
 
-The `slow` tests run the real yt-dlp against `_mediaserver` on 127.0.0.1; nothing here reaches
+The `slow` tests run the real yt-dlp against the test feed server on 127.0.0.1; nothing here reaches
 any other host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
-from _mediaserver import MediaServer, Route, serve
 
 from poller.catalog import CatalogEntry, catalog_entries, list_catalog, video_id_from
 from poller.errors import PermanentError
+from tests.support.answers import Route
+from tests.support.feedserver import FeedServer
 
 IDS = ["dQw4w9WgXcQ", "abcdefghijk", "A-b_c1234Zz"]
 BASE = "https://www.youtube.com"
 
 
 @pytest.fixture
-def server() -> Iterator[MediaServer]:
-    with serve() as s:
-        yield s
+def server(feeds: FeedServer) -> FeedServer:
+    """The feed server, where each test sets its routes."""
+    return feeds
 
 
 def rss(title: str, items: list[str]) -> bytes:
@@ -124,7 +124,7 @@ def test_single_video_result_gives_one_entry() -> None:
 
 
 @pytest.mark.slow
-def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: MediaServer) -> None:
+def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: FeedServer) -> None:
     dates = [datetime(2024, 1, d, 10, tzinfo=UTC) for d in (1, 2, 3)]
     items = [
         f"<item><title>Vidéo ✓ {n}</title><link>{server.base}/watch?v={vid}</link>"
@@ -140,7 +140,7 @@ def test_rss_of_watch_links_lists_their_ids_titles_and_dates(server: MediaServer
 
 
 @pytest.mark.slow
-def test_podcast_rss_entries_are_keyed_by_their_media_url(server: MediaServer) -> None:
+def test_podcast_rss_entries_are_keyed_by_their_media_url(server: FeedServer) -> None:
     items = [
         f"<item><title>Ep {n}</title><guid>ep-{n}</guid><link>{server.base}/ep/{n}</link>"
         f'<enclosure url="{server.base}/media/ep{n}.mp3" type="audio/mpeg" length="9"/></item>'
@@ -157,6 +157,6 @@ def test_podcast_rss_entries_are_keyed_by_their_media_url(server: MediaServer) -
 
 
 @pytest.mark.slow
-def test_missing_feed_is_a_permanent_error(server: MediaServer) -> None:
+def test_missing_feed_is_a_permanent_error(server: FeedServer) -> None:
     with pytest.raises(PermanentError, match="HTTP Error 404"):
         list_catalog(server.url("/gone.xml"), timeout=60, video_url_base=BASE)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from poller.bench.feedserver import WINDOW, FeedServer
+from tests.support.feedserver import FeedServer
+from tests.support.synthetic import WINDOW
 
 
 def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:

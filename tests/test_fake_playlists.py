@@ -13,7 +13,7 @@ import pytest
 from poller import kinds
 from poller.kinds import LIVE, MEMBERS_ONLY, SHORT, UPCOMING, VIDEO
 from poller.scan import scan_ids
-from tests.fake_playlists import KindedChannel, PlaylistFeedServer
+from tests.support.playlists import KindedChannel, PlaylistFeedServer
 
 
 @pytest.fixture

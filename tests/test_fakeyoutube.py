@@ -13,8 +13,8 @@ from poller import host_signals
 from poller.errors import PollError
 from poller.fetch import fetch
 from poller.parse import parse_feed
-from tests import fakeyoutube
-from tests.fakeyoutube import FakeYouTube
+from tests.support import fakeyoutube
+from tests.support.fakeyoutube import FakeYouTube
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_requests_are_counted_per_mode(youtube: FakeYouTube) -> None:
     answer(f"{youtube.base}/watch?v=abc")
     assert youtube.mode_counts[fakeyoutube.NORMAL] == 3
     assert youtube.mode_counts[fakeyoutube.BOT_CHECK] == 3
-    assert youtube.requests == 6  # the base server's total counts every mode
+    assert youtube.served == 6  # the base server's total counts every mode
 
 
 def test_the_mode_can_be_switched_from_another_process(youtube: FakeYouTube) -> None:

@@ -19,14 +19,15 @@ import pytest
 from poller import __version__, fetch, netguard
 from poller.config import Settings
 from poller.errors import BlockedAddress, PermanentError, TransientError
-from tests._httpd import Server, reply
+from tests.support.answers import drip, reply
+from tests.support.feedserver import FeedServer
 
 FEED = b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title></feed>"
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    srv = Server("127.0.0.1")
+def server() -> Iterator[FeedServer]:
+    srv = FeedServer(keep_alive=False)
     yield srv
     srv.stop()
 
@@ -51,7 +52,7 @@ def get(url: str, **kwargs: object) -> fetch.FetchResult:
     return fetch.fetch(url, **kwargs)  # type: ignore[arg-type]
 
 
-def test_a_feed_is_fetched_with_validators_and_user_agent(server: Server) -> None:
+def test_a_feed_is_fetched_with_validators_and_user_agent(server: FeedServer) -> None:
     server.routes["/feed"] = lambda h: reply(
         h,
         200,
@@ -70,13 +71,13 @@ def test_a_feed_is_fetched_with_validators_and_user_agent(server: Server) -> Non
     assert result.last_modified == "Mon, 01 Jan 2024 00:00:00 GMT"
     assert result.max_age_s == 600
     assert result.retry_after_s is None
-    headers = server.requests[0][1]
+    headers = server.requests[0].headers
     assert headers["User-Agent"] == f"tubepoller/{__version__} (+self-hosted)"
     assert headers["Accept-Encoding"] == "gzip, deflate"
     assert headers["Host"] == f"127.0.0.1:{server.server_address[1]}"
 
 
-def test_a_matching_etag_gets_a_304_with_an_empty_body(server: Server) -> None:
+def test_a_matching_etag_gets_a_304_with_an_empty_body(server: FeedServer) -> None:
     def feed(h: BaseHTTPRequestHandler) -> None:
         if h.headers.get("If-None-Match") == '"v1"':
             reply(h, 304, headers={"ETag": '"v1"'})
@@ -89,16 +90,16 @@ def test_a_matching_etag_gets_a_304_with_an_empty_body(server: Server) -> None:
         server.url("/feed"), etag=first.etag, last_modified="Mon, 01 Jan 2024 00:00:00 GMT"
     )
     assert (second.status, second.body, second.etag) == (304, b"", '"v1"')
-    assert server.requests[1][1]["If-Modified-Since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+    assert server.requests[1].headers["If-Modified-Since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
 
 
-def test_a_304_without_validators_returns_none_for_them(server: Server) -> None:
+def test_a_304_without_validators_returns_none_for_them(server: FeedServer) -> None:
     server.routes["/feed"] = lambda h: reply(h, 304)
     result = get(server.url("/feed"), etag='"old"')
     assert (result.status, result.etag, result.last_modified) == (304, None, None)
 
 
-def test_a_gzip_body_is_decompressed(server: Server) -> None:
+def test_a_gzip_body_is_decompressed(server: FeedServer) -> None:
     server.routes["/feed"] = lambda h: reply(
         h, 200, gzip.compress(FEED), {"Content-Encoding": "gzip"}
     )
@@ -106,7 +107,7 @@ def test_a_gzip_body_is_decompressed(server: Server) -> None:
 
 
 @pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
-def test_a_deflate_body_is_decompressed_in_either_form(server: Server, wbits: int) -> None:
+def test_a_deflate_body_is_decompressed_in_either_form(server: FeedServer, wbits: int) -> None:
     packer = zlib.compressobj(wbits=wbits)
     body = packer.compress(FEED) + packer.flush()
     server.routes["/feed"] = lambda h: reply(h, 200, body, {"Content-Encoding": "deflate"})
@@ -120,14 +121,14 @@ def bomb() -> bytes:
     return b"".join(packer.compress(block) for _ in range(50)) + packer.flush()
 
 
-def test_gzip_bomb_is_cut_at_the_cap(server: Server, bomb: bytes) -> None:
+def test_gzip_bomb_is_cut_at_the_cap(server: FeedServer, bomb: bytes) -> None:
     assert len(bomb) < 100_000  # 50 MB of zeros
     server.routes["/bomb"] = lambda h: reply(h, 200, bomb, {"Content-Encoding": "gzip"})
     with pytest.raises(PermanentError, match=r"feed larger than 1048576 bytes from 127\.0\.0\.1"):
         get(server.url("/bomb"), max_bytes=1 << 20)
 
 
-def test_a_body_past_the_cap_is_refused_even_without_a_length(server: Server) -> None:
+def test_a_body_past_the_cap_is_refused_even_without_a_length(server: FeedServer) -> None:
     def big(h: BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Connection", "close")  # no Content-Length: read to close
@@ -140,20 +141,13 @@ def test_a_body_past_the_cap_is_refused_even_without_a_length(server: Server) ->
         get(server.url("/big"), max_bytes=10_000)
 
 
-def test_a_declared_length_past_the_cap_is_refused_before_reading(server: Server) -> None:
+def test_a_declared_length_past_the_cap_is_refused_before_reading(server: FeedServer) -> None:
     server.routes["/big"] = lambda h: reply(h, 200, b"x" * 20_000)
     with pytest.raises(PermanentError, match="feed larger than 10000 bytes"):
         get(server.url("/big"), max_bytes=10_000)
 
 
-def drip_body(h: BaseHTTPRequestHandler) -> None:
-    h.send_response(200)
-    h.send_header("Content-Length", "100")
-    h.end_headers()
-    for _ in range(100):
-        h.wfile.write(b"x")
-        h.wfile.flush()
-        time.sleep(0.5)
+drip_body = drip(b"x", count=100, every=0.5, length=100)
 
 
 def drip_headers(h: BaseHTTPRequestHandler) -> None:
@@ -164,7 +158,7 @@ def drip_headers(h: BaseHTTPRequestHandler) -> None:
 
 
 @pytest.mark.parametrize("route", [drip_body, drip_headers], ids=["body", "headers"])
-def test_a_dripping_server_cannot_stretch_the_deadline(server: Server, route: object) -> None:
+def test_a_dripping_server_cannot_stretch_the_deadline(server: FeedServer, route: object) -> None:
     server.routes["/drip"] = route  # type: ignore[assignment]
     started = time.monotonic()
     with pytest.raises(TransientError, match=r"timed out after 2 s fetching 127\.0\.0\.1"):
@@ -184,7 +178,7 @@ def test_a_slow_name_lookup_counts_against_the_deadline(monkeypatch: pytest.Monk
     assert time.monotonic() - started < 1.5
 
 
-def test_a_redirect_chain_within_the_cap_is_followed(server: Server) -> None:
+def test_a_redirect_chain_within_the_cap_is_followed(server: FeedServer) -> None:
     for n in range(1, 4):
         target = "/feed" if n == 1 else f"/r{n - 1}"
         server.routes[f"/r{n}"] = lambda h, t=target, n=n: reply(
@@ -193,17 +187,17 @@ def test_a_redirect_chain_within_the_cap_is_followed(server: Server) -> None:
     server.routes["/feed"] = lambda h: reply(h, 200, FEED)
     result = get(server.url("/r3"), max_redirects=3)
     assert result.body == FEED
-    assert [path for path, _ in server.requests] == ["/r3", "/r2", "/r1", "/feed"]
+    assert [r.path for r in server.requests] == ["/r3", "/r2", "/r1", "/feed"]
 
 
-def test_a_redirect_chain_past_the_cap_fails(server: Server) -> None:
+def test_a_redirect_chain_past_the_cap_fails(server: FeedServer) -> None:
     for n in range(1, 8):
         server.routes[f"/r{n}"] = lambda h, n=n: reply(h, 308, headers={"Location": f"/r{n + 1}"})
     with pytest.raises(PermanentError, match=r"too many redirects: more than 5"):
         get(server.url("/r1"))
 
 
-def test_a_redirect_loop_fails_at_once(server: Server) -> None:
+def test_a_redirect_loop_fails_at_once(server: FeedServer) -> None:
     server.routes["/a"] = lambda h: reply(h, 302, headers={"Location": "/b"})
     server.routes["/b"] = lambda h: reply(h, 302, headers={"Location": server.url("/a")})
     with pytest.raises(
@@ -214,7 +208,7 @@ def test_a_redirect_loop_fails_at_once(server: Server) -> None:
     assert len(server.requests) == 2
 
 
-def test_a_redirect_to_another_scheme_is_refused(server: Server) -> None:
+def test_a_redirect_to_another_scheme_is_refused(server: FeedServer) -> None:
     server.routes["/a"] = lambda h: reply(h, 301, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(PermanentError, match="unsupported URL scheme"):
         get(server.url("/a"))
@@ -230,7 +224,7 @@ def test_a_blocked_address_is_refused_before_connecting(monkeypatch: pytest.Monk
             get(url, allow_private=False)
 
 
-def test_localhost_is_checked_by_address_not_by_name(server: Server) -> None:
+def test_localhost_is_checked_by_address_not_by_name(server: FeedServer) -> None:
     server.routes["/feed"] = lambda h: reply(h, 200, FEED)
     with pytest.raises(BlockedAddress, match="localhost resolves to"):
         get(server.url("/feed", host="localhost"), allow_private=False)
@@ -238,7 +232,7 @@ def test_localhost_is_checked_by_address_not_by_name(server: Server) -> None:
 
 
 def test_each_redirect_hop_is_checked_again(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Pretend 127.0.0.1 is public, so the first hop passes and the redirect to
     # 127.0.0.2 (still loopback) is what the guard must stop.
@@ -254,14 +248,14 @@ def test_each_redirect_hop_is_checked_again(
 
 
 @pytest.mark.parametrize("status", [404, 410, 400, 403])
-def test_client_errors_are_permanent(server: Server, status: int) -> None:
+def test_client_errors_are_permanent(server: FeedServer, status: int) -> None:
     server.routes["/x"] = lambda h: reply(h, status)
     with pytest.raises(PermanentError, match=rf"^HTTP {status} from 127\.0\.0\.1$"):
         get(server.url("/x"))
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408])
-def test_server_errors_are_transient(server: Server, status: int) -> None:
+def test_server_errors_are_transient(server: FeedServer, status: int) -> None:
     server.routes["/x"] = lambda h: reply(h, status)
     with pytest.raises(TransientError, match=rf"^HTTP {status} from 127\.0\.0\.1$") as caught:
         get(server.url("/x"))
@@ -269,21 +263,21 @@ def test_server_errors_are_transient(server: Server, status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retry_after_is_passed_on_with_the_transient_error(server: Server, status: int) -> None:
+def test_retry_after_is_passed_on_with_the_transient_error(server: FeedServer, status: int) -> None:
     server.routes["/x"] = lambda h: reply(h, status, headers={"Retry-After": "120"})
     with pytest.raises(TransientError) as caught:
         get(server.url("/x"))
     assert caught.value.retry_after_s == 120
 
 
-def test_a_refused_connection_is_transient(server: Server) -> None:
+def test_a_refused_connection_is_transient(server: FeedServer) -> None:
     url = server.url("/feed")
     server.stop()
     with pytest.raises(TransientError, match="cannot connect to 127.0.0.1"):
         get(url)
 
 
-def test_a_server_that_hangs_up_is_transient(server: Server) -> None:
+def test_a_server_that_hangs_up_is_transient(server: FeedServer) -> None:
     server.routes["/x"] = lambda h: h.connection.shutdown(2)
     with pytest.raises(TransientError, match="127.0.0.1"):
         get(server.url("/x"))
@@ -295,14 +289,14 @@ def test_a_non_http_url_is_permanent() -> None:
 
 
 def test_ipv6_hosts_and_path_parameters_reach_the_server_intact() -> None:
-    srv = Server("::1")
+    srv = FeedServer(host="::1", keep_alive=False)
     try:
         srv.routes["/feed;v=1"] = lambda h: reply(h, 200, FEED)
         result = get(srv.url("/feed;v=1?a=1&b=%2F"))
         assert result.body == FEED
-        path, headers = srv.requests[0]
-        assert path == "/feed;v=1?a=1&b=%2F"
-        assert headers["Host"] == f"[::1]:{srv.server_address[1]}"
+        request = srv.requests[0]
+        assert request.path == "/feed;v=1?a=1&b=%2F"
+        assert request.headers["Host"] == f"[::1]:{srv.server_address[1]}"
     finally:
         srv.stop()
 
@@ -346,29 +340,31 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def tls_server(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+def tls_server(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FeedServer]:
     cert, key = certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     names: list[str | None] = []
     context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment, func-returns-value]
     monkeypatch.setattr(fetch, "_ssl_context", lambda: ssl.create_default_context(cafile=cert))
-    srv = Server("127.0.0.1", tls=context)
+    srv = FeedServer(tls=context, keep_alive=False)
     srv.sni_names = names  # type: ignore[attr-defined]
     yield srv
     srv.stop()
 
 
-def test_https_connects_to_the_checked_ip_with_the_name_for_sni(tls_server: Server) -> None:
+def test_https_connects_to_the_checked_ip_with_the_name_for_sni(tls_server: FeedServer) -> None:
     tls_server.routes["/feed"] = lambda h: reply(h, 200, FEED)
     result = get(tls_server.url("/feed", host="localhost"))
     assert result.body == FEED
     assert tls_server.sni_names == ["localhost"]  # type: ignore[attr-defined]
-    assert tls_server.requests[0][1]["Host"] == f"localhost:{tls_server.server_address[1]}"
+    assert tls_server.requests[0].headers["Host"] == f"localhost:{tls_server.server_address[1]}"
 
 
 def test_https_with_an_untrusted_certificate_is_transient(
-    tls_server: Server, monkeypatch: pytest.MonkeyPatch
+    tls_server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(fetch, "_ssl_context", ssl.create_default_context)
     fetch.close_pools()
@@ -376,7 +372,7 @@ def test_https_with_an_untrusted_certificate_is_transient(
         get(tls_server.url("/feed", host="localhost"))
 
 
-def test_a_dripping_https_server_cannot_stretch_the_deadline(tls_server: Server) -> None:
+def test_a_dripping_https_server_cannot_stretch_the_deadline(tls_server: FeedServer) -> None:
     tls_server.routes["/drip"] = drip_body
     started = time.monotonic()
     with pytest.raises(TransientError, match="timed out after 1 s"):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from poller import actors
-from poller.bench.feedserver import FeedServer
 from poller.broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
 from poller.models import COMPLETE, Channel, Video
-from tests.helpers import counts, make_user, subscribe
+from tests.support.feedserver import FeedServer
+from tests.support.rows import counts, make_user, subscribe
 
 pytestmark = pytest.mark.usefixtures("conn")
 

@@ -13,7 +13,7 @@ import pytest
 
 from poller import host_signals, host_store, hosts
 from poller.models import Host, db
-from tests.helpers import count_queries
+from tests.support.querycount import count_queries
 
 pytestmark = [
     pytest.mark.usefixtures("conn"),

@@ -22,7 +22,6 @@ import pytest
 
 from api.app import create_app
 from poller import catalog, pipeline
-from poller.bench.feedserver import FeedServer
 from poller.dates import LATEST, sane_epoch, struct_epoch
 from poller.errors import PermanentError
 from poller.fetch import (
@@ -40,7 +39,8 @@ from poller.models import Channel, Video
 from poller.parse import parse_feed
 from poller.scan import scan_ids
 from tests.api.support import Caller
-from tests.helpers import make_user, subscribe
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = pytest.mark.usefixtures("conn")
 BOTH = pytest.mark.parametrize(
@@ -60,7 +60,7 @@ class HostileFeed:
         self.headers: dict[str, str] = {}
         self.url = f"{server.base}/raw/{name}"
         self.route: Callable[[BaseHTTPRequestHandler], None] | None = None
-        server.raw[name] = self._answer
+        server.routes[f"/raw/{name}"] = self._answer
 
     def body(self) -> bytes:
         return (self.head + "".join(self.items) + self.tail).encode("utf-8", "surrogateescape")
@@ -350,7 +350,7 @@ def test_fetch_does_not_send_a_validator_it_cannot_encode(feeds: FeedServer) -> 
 
 
 def test_fetch_refuses_an_unparsable_redirect_clearly(feeds: FeedServer) -> None:
-    feeds.raw["r"] = lambda h: h._send(301, b"", {"Location": "http://[::1"})  # type: ignore[attr-defined]
+    feeds.routes["/raw/r"] = lambda h: h._send(301, b"", {"Location": "http://[::1"})  # type: ignore[attr-defined]
     with pytest.raises(PermanentError, match="invalid Location"):
         fetch(f"{feeds.base}/raw/r", **LIMITS)
 

@@ -13,10 +13,11 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from poller import actors
-from poller.bench.feedserver import FeedServer
 from poller.broker import POLL_QUEUE, TICK_QUEUE
 from poller.models import Channel, Video
-from tests.helpers import make_user, subscribe
+from tests.support.answers import drip
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = pytest.mark.usefixtures("conn")
 
@@ -35,16 +36,6 @@ def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None
         h._send(status, body, headers)  # type: ignore[attr-defined]
 
     return handler
-
-
-def drip(h: BaseHTTPRequestHandler) -> None:
-    h.send_response(200)
-    h.send_header("Content-Length", "100000")
-    h.end_headers()
-    for _ in range(30):
-        h.wfile.write(b"<")
-        h.wfile.flush()
-        time.sleep(1)
 
 
 def loop(h: BaseHTTPRequestHandler) -> None:
@@ -73,7 +64,7 @@ BROKEN = {
         "larger than",
     ),
     "too-big": (answer(200, b"<rss>" + b" " * 6_000_000), "larger than"),
-    "drip": (drip, "timed out"),
+    "drip": (drip(b"<", count=30, every=1, length=100_000), "timed out"),
     "redirect-loop": (loop, "redirect"),
     "404": (answer(404, b"gone"), "HTTP 404"),
     "410": (answer(410, b"gone"), "HTTP 410"),
@@ -115,7 +106,7 @@ def test_every_broken_feed_is_recorded_and_the_siblings_are_polled(
     user = make_user()
     channels = {}
     for name, (route, _) in {**BROKEN, **WORKING}.items():
-        feeds.raw[name] = route
+        feeds.routes[f"/raw/{name}"] = route
         channels[name] = subscribe(user, f"{feeds.base}/raw/{name}")
     healthy = []
     for _ in range(3):

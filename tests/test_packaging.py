@@ -18,10 +18,12 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from setuptools import find_packages
 
 from poller.cli import build_parser
 
@@ -84,6 +86,15 @@ def test_the_worker_entry_point_declares_the_actors_on_their_queues() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout.split()
     assert out == ["poll", "downloads", "tick", "*", "*", "*", "*", "*"]
+
+
+def test_the_wheel_ships_the_product_only_no_benchmark_or_tests() -> None:
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = find_packages(ROOT, include=find["find"]["include"])
+    assert "poller" in packages and "api" in packages
+    assert not [p for p in packages if "bench" in p or p.split(".")[0] == "tests"], packages
+    with pytest.raises(SystemExit):  # the benchmark is `python -m tests.bench`, not a command
+        build_parser().parse_args(["bench", "all"])
 
 
 def test_the_dockerfile_copies_what_exists() -> None:

@@ -7,10 +7,12 @@ import time
 import pytest
 
 from poller import pipeline
-from poller.bench.feedserver import FeedServer, podcast_feed
 from poller.models import CATALOGED, NEW_EPISODE, PENDING, Channel, Event, Subscription, Video
 from poller.sources import youtube
-from tests.helpers import count_queries, counts, make_user, subscribe
+from tests.support.feedserver import FeedServer
+from tests.support.querycount import count_queries
+from tests.support.rows import counts, make_user, subscribe
+from tests.support.synthetic import podcast_feed
 
 pytestmark = pytest.mark.usefixtures("conn")
 
@@ -164,7 +166,7 @@ def test_a_failing_catalog_listing_does_not_block_the_feed(feeds: FeedServer, se
     source = feeds.add_channel()
     source.upload()
     channel = subscribe(make_user(), youtube_url(source.id))
-    feeds.raw["never"] = lambda handler: None
+    feeds.routes["/raw/never"] = lambda handler: None
     original = youtube.catalog_url
     try:
         youtube.catalog_url = lambda cid, base: f"{base}/raw/missing"  # 404 for yt-dlp

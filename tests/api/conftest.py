@@ -17,9 +17,9 @@ import pytest
 from dramatiq import Worker
 
 from api.app import create_app
-from poller.bench.feedserver import FeedServer
 from poller.broker import POLL_QUEUE
 from tests.api.support import Caller, Feed
+from tests.support.feedserver import FeedServer
 
 
 @pytest.fixture

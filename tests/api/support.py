@@ -12,9 +12,10 @@ from xml.sax.saxutils import escape
 import falcon.testing
 from dramatiq import Message
 
-from poller.bench.feedserver import FeedServer
 from poller.broker import POLL_QUEUE
 from poller.subscriptions import add_user
+from tests.support.feedserver import FeedServer
+from tests.support.synthetic import rss_document
 
 
 class Caller:
@@ -56,7 +57,7 @@ class Feed:
         self.items: list[tuple[str, str, float]] = []  # guid, title, published
         self.status = 200
         self.url = f"{server.base}/raw/{name}"
-        server.raw[name] = self._answer
+        server.routes[f"/raw/{name}"] = self._answer
 
     def add(self, guid: str, title: str | None = None, published: float | None = None) -> str:
         self.items.append((guid, title or f"Episode {guid}", published or time.time()))
@@ -69,11 +70,10 @@ class Feed:
             f"<pubDate>{formatdate(published, usegmt=True)}</pubDate></item>"
             for guid, title, published in reversed(self.items)
         )
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-            f"<title>Test feed</title><link>{self.server.base}/</link>"
-            f"<description>d</description>{items}</channel></rss>"
-        ).encode()
+        head = (
+            f"<title>Test feed</title><link>{self.server.base}/</link><description>d</description>"
+        )
+        return rss_document(head, items)
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         send = handler._send  # type: ignore[attr-defined]

@@ -1,9 +1,10 @@
 """Fixtures of the fault suite: the integration machinery, with faults the test expects.
 
-Reuses `tests/integration/procs.py` (vhost, workers, sender, waits). The one
-difference from the integration `cluster` fixture: a 10 s claim lease, so
-work lost to a fault comes back within a test. A fault test injects failures
-on purpose, so it lists the log fragments they cause in `cluster.expected`.
+Reuses `tests/support` (vhost, workers, sender, waits) and the root
+conftest's `cluster`. The one difference from the integration tests: a 10 s
+claim lease, so work lost to a fault comes back within a test. A fault test
+injects failures on purpose, so it lists the log fragments they cause in
+`cluster.expected`.
 """
 
 from __future__ import annotations
@@ -21,36 +22,20 @@ import httpx
 import pytest
 
 from poller import pipeline, subscriptions
-from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video, db
 from poller.subscriptions import add_user
-from tests.integration.conftest import pytest_runtest_makereport  # noqa: F401 (worker logs)
-from tests.integration.procs import BIN, ROOT, Cluster, Vhost, running_cluster, wait_for, worker_env
+from tests.support.feedserver import FeedServer
+from tests.support.procs import BIN, ROOT, wait_for
 
 
 @pytest.fixture
-def cluster(
-    request: pytest.FixtureRequest,
-    rabbitmq_vhost: Vhost,
-    database_url: str,
-    feeds: FeedServer,
-    settings,
-    tmp_path: Path,
-) -> Iterator[Cluster]:
-    """Workers and a sender for one fault test; a claim lease of 10 s so lost work returns fast.
+def worker_extra_env() -> dict[str, str]:
+    """A claim lease of 10 s, so work lost to a fault comes back within a test.
 
     A test that injects a fault lists the log fragments it causes in
     `cluster.expected`; any other ERROR or traceback still fails it.
     """
-    env = worker_env(
-        broker_url=rabbitmq_vhost.url,
-        database_url=database_url,
-        youtube_url=feeds.base,
-        data_dir=tmp_path / "data",
-        extra={"TUBEPOLLER_CLAIM_LEASE": "10"},
-    )
-    with running_cluster(request, rabbitmq_vhost, env, tmp_path / "logs") as running:
-        yield running
+    return {"TUBEPOLLER_CLAIM_LEASE": "10"}
 
 
 # --- end-state checks shared by the fault tests -----------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from poller.models import Channel, Subscription
 from tests.faults.conftest import LiveAPI
-from tests.integration.procs import BIN
+from tests.support.procs import BIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.usefixtures("conn")]
 

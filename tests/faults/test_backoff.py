@@ -7,9 +7,9 @@ import time
 import pytest
 
 from poller import pipeline
-from poller.bench.feedserver import FeedServer
 from poller.models import Channel, Video
-from tests.helpers import make_user, subscribe
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("conn")]
 

@@ -11,11 +11,13 @@ import time
 
 import pytest
 
-from poller.bench.feedserver import FeedServer
 from poller.models import Channel
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import ROOT, Cluster, rabbitmqctl, wait_for
+from tests.support.cluster import Cluster
+from tests.support.feedserver import FeedServer
+from tests.support.procs import ROOT, wait_for
+from tests.support.rabbit import rabbitmqctl
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [
     pytest.mark.slow,

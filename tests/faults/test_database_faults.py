@@ -15,11 +15,12 @@ from typing import TypeVar
 import pytest
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from poller.bench.feedserver import FeedServer
 from poller.models import db
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import Cluster, wait_for
+from tests.support.cluster import Cluster
+from tests.support.feedserver import FeedServer
+from tests.support.procs import wait_for
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.rabbitmq]
 

@@ -11,10 +11,11 @@ import pytest
 
 from poller import config
 from poller import downloads as download_states
-from poller.bench.feedserver import MEDIA, FeedServer
 from poller.models import COMPLETE, DOWNLOADING, PENDING, Video
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import Cluster
+from tests.support.cluster import Cluster
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
+from tests.support.synthetic import MEDIA
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,11 +10,12 @@ from collections import Counter
 import dramatiq
 import pytest
 
-from poller.bench.feedserver import FeedServer
 from poller.models import NEW_EPISODE, PENDING, Channel, Event, UserVideoRef, Video
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import BOTH_DATABASES, ROOT, Cluster, feed_path
+from tests.support.cluster import BOTH_DATABASES, Cluster, feed_path
+from tests.support.feedserver import FeedServer
+from tests.support.procs import ROOT
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from poller.bench.feedserver import FeedServer
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import Cluster, feed_path
+from tests.support.cluster import Cluster, feed_path
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.rabbitmq]
 

@@ -15,8 +15,9 @@ import time
 import httpx
 import pytest
 
-from poller.bench.feedserver import FeedServer
-from tests.integration.procs import BIN, ROOT, Cluster, wait_for
+from tests.support.cluster import Cluster
+from tests.support.feedserver import FeedServer
+from tests.support.procs import BIN, ROOT, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

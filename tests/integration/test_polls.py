@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, UserVideoRef, Video
 from poller.pipeline import MAX_KILLED_POLLS
-from tests.helpers import counts, make_user, subscribe
-from tests.integration.procs import BOTH_DATABASES, Cluster, catalog_path, feed_path, hits_of
+from tests.support.cluster import BOTH_DATABASES, Cluster, catalog_path, feed_path, hits_of
+from tests.support.feedserver import FeedServer
+from tests.support.rows import counts, make_user, subscribe
 
 # Every test here runs real worker processes: all of them are slow.
 pytestmark = [

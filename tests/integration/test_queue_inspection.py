@@ -8,10 +8,10 @@ import urllib.parse
 import httpx
 import pytest
 
-from poller.bench.feedserver import FeedServer
 from poller.models import Channel
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import Cluster, fail_or_skip
+from tests.support.cluster import Cluster, fail_or_skip
+from tests.support.feedserver import FeedServer
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.usefixtures("conn")]
 

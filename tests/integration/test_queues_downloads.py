@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from poller.bench.feedserver import MEDIA, FeedServer
 from poller.models import COMPLETE, NOT_WANTED, PENDING, Channel, Video
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import ALL_QUEUES, BOTH_DATABASES, Cluster
+from tests.support.cluster import BOTH_DATABASES, Cluster
+from tests.support.feedserver import FeedServer
+from tests.support.rabbit import ALL_QUEUES
+from tests.support.rows import make_user, subscribe
+from tests.support.synthetic import MEDIA
 
 # Every test here runs real worker processes: all of them are slow.
 pytestmark = [

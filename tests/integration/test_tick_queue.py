@@ -8,8 +8,8 @@ import pika
 import pytest
 
 from poller.models import Channel
-from tests.helpers import make_user, subscribe
-from tests.integration.procs import Cluster
+from tests.support.cluster import Cluster
+from tests.support.rows import make_user, subscribe
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.usefixtures("conn")]
 

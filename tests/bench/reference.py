@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import feedparser
 
-from .feedserver import channel_id
+from tests.support.synthetic import channel_id
 
 
 def sequential_poll(base: str, numbers: Sequence[int], timeout: float = 15.0) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""`tubepoller bench SCENARIO`: measure the pipeline against the loop it replaces.
+"""`python -m tests.bench SCENARIO`: measure the pipeline against the loop it replaces.
 
 Each scenario builds its own world (feed server process, fresh database,
 fresh broker vhost, real workers; see `world.World`), prints a table and one
@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 from typing import Any
+
+from tests.support.procs import ROOT
 
 from .report import log, print_table
 
@@ -42,8 +44,12 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the bench options to the `tubepoller bench` sub-parser."""
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of `python -m tests.bench`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Benchmark the pipeline against a sequential poller.",
+    )
     parser.add_argument("scenario", choices=(*SCENARIOS, "all"))
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes: a smoke test of the harness"
@@ -65,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="py-spy the worker processes during the measured rounds (raw stacks into DIR)",
     )
     parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
+    return parser
 
 
 def _sizes(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,8 +113,8 @@ def _forwarded(args: argparse.Namespace) -> list[str]:
 
 
 def _run_child(scenario: str, args: argparse.Namespace) -> dict[str, Any]:
-    command = [sys.executable, "-m", "poller.cli", "bench", scenario, "--json-only"]
-    done = subprocess.run(command + _forwarded(args), stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "tests.bench", scenario, "--json-only"]
+    done = subprocess.run(command + _forwarded(args), cwd=ROOT, stdout=subprocess.PIPE, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         return {
@@ -130,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             log(f"=== {scenario}")
             results.append(_run_child(scenario, args))
     else:
-        # Imported here: `add_arguments` runs for every `tubepoller` command.
+        # Imported here: `all` runs each scenario in a process of its own.
         from .scenarios import RUNNERS
 
         results = [RUNNERS[args.scenario](args, sizes)]

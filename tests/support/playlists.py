@@ -1,6 +1,6 @@
 """The fake YouTube's uploads playlists, premieres, deletions and bursts.
 
-Extends `poller.bench.feedserver.FeedServer` (by subclass, so the benchmark's
+Extends `tests.support.feedserver.FeedServer` (by subclass, so the benchmark's
 server is unchanged) with what YouTube does and the plain fake does not:
 
 - ``/feeds/videos.xml?playlist_id=UULF…|UUSH…|UULV…|UUMO…|UU…``: the feed of
@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from poller.bench.feedserver import WINDOW, Channel, FeedServer, _Handler, _iso, video_id
 from poller.kinds import LIVE, MEMBERS_ONLY, SHORT, UPCOMING, VIDEO
+
+from .feedserver import FeedServer, _Handler
+from .synthetic import WINDOW, Channel, _iso, video_id
 
 # Each prefix lists these kinds (YOUTUBE-NOTES.md, "Uploads playlists").
 PLAYLIST_KINDS = {

@@ -10,7 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import procs
+from tests.support import procs
+
 from .channels import finished_since, make_due
 from .report import log
 from .world import World
@@ -18,7 +19,7 @@ from .world import World
 
 def tick(world: World, channel_ids: Sequence[int] | None = None) -> int:
     """Claim the due channels and send their polls, as the real tick does."""
-    from ..enqueue import enqueue_polls
+    from poller.enqueue import enqueue_polls
 
     return enqueue_polls(
         world.actors.poll_channel, time.time(), world.settings, channel_ids=channel_ids

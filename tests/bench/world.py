@@ -22,15 +22,18 @@ import shutil
 import socket
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tests.support import pgschema
 
 from .feedprocess import FeedProcess
-from .rabbit import Rabbit
 from .report import log
 from .workers import Workers
+
+if TYPE_CHECKING:
+    from .rabbit import Rabbit
 
 
 class World:
@@ -60,6 +63,8 @@ class World:
         try:
             self.database_url = self._database(database_url)
             if broker_url:
+                from .rabbit import Rabbit  # pika and the RabbitMQ broker only when used
+
                 self.rabbit = Rabbit(broker_url)
             self._configure()
         except BaseException:
@@ -74,19 +79,8 @@ class World:
                 log("--database-url sqlite…: using a fresh file in a temporary directory")
             return f"sqlite:///{self.tmp / 'bench.db'}"
         self._pg_admin = url.split("?", 1)[0]
-        self._schema = "tpbench_" + uuid.uuid4().hex[:10]
-        self._pg_execute(f"CREATE SCHEMA {self._schema}")
-        return f"{self._pg_admin}?options=-csearch_path%3D{self._schema}"
-
-    def _pg_execute(self, sql: str) -> None:
-        """Run one statement on the PostgreSQL database, outside the bench schema."""
-        import psycopg2
-
-        assert self._pg_admin is not None
-        connection = psycopg2.connect(self._pg_admin.replace("+pool", ""))
-        connection.autocommit = True
-        connection.cursor().execute(sql)
-        connection.close()
+        database_url, self._schema = pgschema.create_schema(self._pg_admin, "tpbench_")
+        return database_url
 
     def env(self) -> dict[str, str]:
         """The TUBEPOLLER_* settings that point the pipeline at this world."""
@@ -117,7 +111,7 @@ class World:
         os.environ.update(self._noop_address())
         import logging
 
-        from .. import config
+        from poller import config
 
         config.override(config.load())
         self.settings = config.get()
@@ -125,9 +119,10 @@ class World:
         # the terminal of the in-process worker.
         logging.getLogger("poller").setLevel(logging.WARNING)
         logging.getLogger("pika").setLevel(logging.WARNING)
-        from .. import actors
-        from ..database import init_schema, open_database
-        from ..models import db
+        from poller import actors
+        from poller.database import init_schema, open_database
+        from poller.models import db
+
         from . import noop
 
         self.actors: ModuleType = actors
@@ -141,7 +136,10 @@ class World:
     def start_workers(self, processes: int, threads: int) -> Workers:
         """Replace the running workers (if any) with fresh ones."""
         self.stop_workers()
-        self.workers = Workers(self, processes, threads)
+        if self.rabbit is None:
+            self.workers = Workers(processes, threads, broker=self.actors.broker)
+        else:
+            self.workers = Workers(processes, threads, env=self.child_env(), log_dir=self.tmp)
         return self.workers
 
     def stop_workers(self) -> None:
@@ -155,7 +153,7 @@ class World:
         self.stop_workers()
         self.feeds.stop()
         try:
-            from ..models import db
+            from poller.models import db
 
             if db.obj is not None and not db.is_closed():
                 db.close()
@@ -166,7 +164,7 @@ class World:
         if self.rabbit is not None:
             self.rabbit.close()
         if self._schema and self._pg_admin:
-            self._pg_execute(f"DROP SCHEMA IF EXISTS {self._schema} CASCADE")
+            pgschema.drop_schema(self._pg_admin, self._schema)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> World:

@@ -1,14 +1,11 @@
-"""Small helpers the tests share: query counting, subscribing, table counts."""
+"""Rows the tests make and count: a user, a subscription, the tables' sizes."""
 
 from __future__ import annotations
 
 import time
 
 from poller import config, subscriptions
-from poller.bench.querycount import count_queries
 from poller.models import Channel, Event, User, UserVideoRef, Video
-
-__all__ = ["count_queries", "counts", "make_user", "subscribe"]
 
 
 def make_user(name: str = "alice", admin: bool = False) -> User:

@@ -7,51 +7,20 @@ subscribers it notifies.
 from __future__ import annotations
 
 import argparse
-import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from tests.support.querycount import count_queries
+from tests.support.synthetic import podcast_feed
+
 from .channels import populate
-from .feedserver import podcast_feed
 from .report import metric
 from .world import open_world
-
-# Transaction control is not a query the poll chose to make.
-_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
-
-
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    """Collect the SQL statements peewee logs meanwhile (transaction control excluded).
-
-    The benchmark's `queries` scenario and the tests count with this.
-    """
-    statements: list[str] = []
-
-    class Counter(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            sql = record.msg[0] if isinstance(record.msg, tuple) else str(record.msg)
-            if not sql.lstrip().upper().startswith(_NOT_COUNTED):
-                statements.append(sql)
-
-    logger = logging.getLogger("peewee")
-    handler, level, propagate = Counter(logging.DEBUG), logger.level, logger.propagate
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False  # count, do not print
-    logger.addHandler(handler)
-    try:
-        yield statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def _count_poll(channel_id: int, settings: Any) -> tuple[int, str, int]:
     """Poll one channel; return (statements, outcome, new videos)."""
-    from .. import pipeline
+    from poller import pipeline
 
     with count_queries() as statements:
         result = pipeline.poll_channel(channel_id, time.time(), settings)
@@ -59,7 +28,7 @@ def _count_poll(channel_id: int, settings: Any) -> tuple[int, str, int]:
 
 
 def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
-    from .. import subscriptions
+    from poller import subscriptions
 
     with open_world(args, channels=1, uploads=3, validators=False) as world:
         settings = world.settings

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .feedserver import channel_id, video_id
+from tests.support.synthetic import channel_id, video_id
 
 if TYPE_CHECKING:
     from .world import World
@@ -26,8 +26,8 @@ def populate(world: World, count: int | None = None, *, subscribers: int = 1) ->
     """
     from peewee import chunked
 
-    from ..models import FUTURE_ONLY, Channel, Subscription, User, Video, db
-    from ..sources import youtube
+    from poller.models import FUTURE_ONLY, Channel, Subscription, User, Video, db
+    from poller.sources import youtube
 
     count = world.channels if count is None else count
     now = time.time()
@@ -87,7 +87,7 @@ def populate(world: World, count: int | None = None, *, subscribers: int = 1) ->
 
 def make_due(ids: Sequence[int] | None = None) -> None:
     """Make channels (all without `ids`) due now and unclaimed."""
-    from ..models import Channel
+    from poller.models import Channel
 
     query = Channel.update(next_poll_at=time.time() - 1, claimed_until=0)
     if ids is not None:
@@ -97,7 +97,7 @@ def make_due(ids: Sequence[int] | None = None) -> None:
 
 def finished_since(since: float, ids: Sequence[int] | None = None) -> tuple[int, int]:
     """Return (polled, failed) channels whose poll ended after `since`."""
-    from ..models import Channel
+    from poller.models import Channel
 
     polled = Channel.select().where(Channel.last_polled_at >= since)
     failed = Channel.select().where(Channel.last_error_at >= since)

@@ -13,17 +13,17 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from . import procs
+from tests.support import procs
 
 
 class FeedProcess:
-    """The feed server (`python -m poller.bench.feedserver`) and its remote control."""
+    """The feed server (`python -m tests.support.feedserver`) and its remote control."""
 
     def __init__(self, channels: int, uploads: int, latency: float, validators: bool) -> None:
         command = [
             sys.executable,
             "-m",
-            "poller.bench.feedserver",
+            "tests.support.feedserver",
             "--channels",
             str(channels),
             "--uploads",
@@ -33,7 +33,7 @@ class FeedProcess:
         ]
         if not validators:
             command.append("--no-validators")
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(command, cwd=procs.ROOT, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline().strip() if self.process.stdout else ""
         if not line.startswith("http://"):
             self.process.kill()

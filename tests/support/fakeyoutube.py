@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from poller.bench.feedserver import FeedServer, _Handler
+from .feedserver import FeedServer, _Handler
 
 NORMAL = "normal"
 BOT_CHECK = "bot_check"

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from poller.bench import run
+from tests.bench import run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bench(*args: str) -> tuple[dict, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
     done = subprocess.run(
-        [sys.executable, "-m", "poller.cli", "bench", *args],
+        [sys.executable, "-m", "tests.bench", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .channels import finished_since, make_due, populate
-from .querycount import scenario_queries
+from .queries import scenario_queries
 from .report import log, metric
 from .rounds import noop_rate, poll_round, tick
 from .workers import Workers
@@ -106,7 +106,7 @@ def scenario_steady(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, An
 
 
 def scenario_304(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
-    from ..models import Channel
+    from poller.models import Channel
 
     n = s["channels"]
     with _feed_world(args, s, n) as world:

@@ -4,7 +4,7 @@ It runs through the same broker, worker and middleware as `poll_channel`
 (including the per-message database connection), does nothing, and tells the
 benchmark it ran with one UDP datagram to TUBEPOLLER_BENCH_NOOP_ADDR.
 Workers load it beside the real actors:
-``dramatiq poller.actors poller.bench.noop --queues poll bench_noop``.
+``dramatiq poller.actors tests.bench.noop --queues poll bench_noop``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 
 import dramatiq
 
-from .. import actors  # noqa: F401 (binds the broker before the actor is declared)
+from poller import actors  # noqa: F401 (binds the broker before the actor is declared)
 
 NOOP_QUEUE = "bench_noop"
 

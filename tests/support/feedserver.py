@@ -1,149 +1,65 @@
-"""A local stand-in for YouTube: channel feeds, catalog pages and media.
+"""The local HTTP server of the tests and the benchmark: YouTube, feed hosts and a CDN.
 
-Serves synthetic channels in YouTube's own formats on loopback, so tests and
-the benchmark never leave the machine (point TUBEPOLLER_YOUTUBE_URL at it):
+Serves on loopback, so nothing leaves the machine (point TUBEPOLLER_YOUTUBE_URL
+at it):
 
-- ``/feeds/videos.xml?channel_id=UC…``: the Atom feed of the latest 15
-  uploads, with ETag/Last-Modified and 304s when validators are on;
+- ``/feeds/videos.xml?channel_id=UC…``: the Atom feed of a synthetic channel's
+  latest 15 uploads (`synthetic.Channel`), with ETag/Last-Modified and 304s
+  when validators are on;
 - ``/channel/UC…/videos``: the whole catalog as an RSS 2.0 document, which
   yt-dlp's generic extractor lists as a playlist of ``/watch?v=ID`` links;
 - ``/watch?v=ID``: a few bytes of "video/mp4" that yt-dlp downloads;
-- ``/raw/NAME``: any body the test sets (podcasts, hostile input).
+- any path a test sets in `routes` (a canned `answers.Route`, `HANG`, or a
+  function that writes its own answer), which wins over the paths above;
+  ``set_raw`` serves a body at ``/raw/NAME``.
 
-Bodies are rendered once per change and served from memory, so the server
-is not what a benchmark measures. Run it in-process (`FeedServer`) or as its
-own process (`python -m poller.bench.feedserver`).
+Every request is recorded (`requests`) and counted by its whole target
+(`hits`). Run it in-process (`FeedServer`) or as its own process, steered
+over HTTP (``python -m tests.support.feedserver``, the benchmark's way).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import os
+import socket
+import ssl
+import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import formatdate
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
-from xml.sax.saxutils import escape
 
-WINDOW = 15  # YouTube's feeds carry the latest 15 uploads
-MEDIA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
-
-
-def podcast_feed(count: int) -> bytes:
-    """Return an RSS 2.0 podcast of `count` episodes, each with a guid and an enclosure.
-
-    A plain feed lists every episode (no window of 15), which is what the
-    query-count measurements need to add any number of new videos at once.
-    """
-    items = "".join(
-        f"<item><guid>ep-{i}</guid><title>Episode {i}</title>"
-        f'<enclosure url="http://127.0.0.1/ep-{i}.mp3" type="audio/mpeg"/>'
-        f"<pubDate>Tue, 26 Nov 2030 10:00:{i % 60:02d} GMT</pubDate></item>"
-        for i in range(count)
-    )
-    return f'<rss version="2.0"><channel><title>Pod</title>{items}</channel></rss>'.encode()
+from .answers import NOT_FOUND, Answer, Route, reply, send_route
+from .synthetic import MEDIA, Channel, channel_id
 
 
-def channel_id(n: int) -> str:
-    """Return the synthetic YouTube channel id of channel number `n`."""
-    return f"UCbench{n:017d}"
+class Request(NamedTuple):
+    """One request as the server saw it."""
 
-
-def video_id(channel: int, n: int) -> str:
-    """Return an 11-character YouTube-shaped video id."""
-    return f"v{channel:05d}{n:05d}"[-11:]
-
-
-@dataclass
-class Channel:
-    """One synthetic channel: its uploads and how the server answers for it."""
-
-    number: int
-    uploads: list[tuple[str, str, float]] = field(default_factory=list)  # id, title, published
-    delay: float = 0.0  # seconds before answering
-    status: int = 200  # answer this status instead of the feed
-    headers: dict[str, str] = field(default_factory=dict)
-    version: int = 0
-    _rendered: tuple[int, bytes, bytes, str] | None = None  # version, feed, catalog, etag
-
-    @property
-    def id(self) -> str:
-        return channel_id(self.number)
-
-    def upload(self, title: str | None = None, published: float | None = None) -> str:
-        """Add an upload; return its video id."""
-        vid = video_id(self.number, len(self.uploads))
-        self.uploads.append(
-            (
-                vid,
-                title or f"Upload {len(self.uploads)} of {self.id}",
-                published if published is not None else time.time(),
-            )
-        )
-        self.version += 1
-        return vid
-
-    def bodies(self, base: str) -> tuple[bytes, bytes]:
-        rendered = self._render(base)
-        return rendered[1], rendered[2]
-
-    def etag(self, base: str) -> str:
-        """Return the feed's ETag, computed once per change."""
-        return self._render(base)[3]
-
-    def _render(self, base: str) -> tuple[int, bytes, bytes, str]:
-        rendered = self._rendered
-        if rendered is None or rendered[0] != self.version:
-            feed = self._atom(base)
-            etag = '"' + hashlib.md5(feed).hexdigest() + '"'  # noqa: S324 (not security)
-            rendered = self._rendered = (self.version, feed, self._rss(base), etag)
-        return rendered
-
-    def _atom(self, base: str) -> bytes:
-        entries = "".join(
-            f"<entry><id>yt:video:{vid}</id><yt:videoId>{vid}</yt:videoId>"
-            f"<yt:channelId>{self.id}</yt:channelId><title>{escape(title)}</title>"
-            f'<link rel="alternate" href="{base}/watch?v={vid}"/>'
-            f"<published>{_iso(published)}</published><updated>{_iso(published)}</updated>"
-            f"</entry>"
-            for vid, title, published in reversed(self.uploads[-WINDOW:])
-        )
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            '<feed xmlns:yt="http://www.youtube.com/xml/schemas/2015" '
-            'xmlns:media="http://search.yahoo.com/mrss/" xmlns="http://www.w3.org/2005/Atom">'
-            f"<id>yt:channel:{self.id[2:]}</id><yt:channelId>{self.id}</yt:channelId>"
-            f"<title>Channel {self.number}</title>{entries}</feed>"
-        ).encode()
-
-    def _rss(self, base: str) -> bytes:
-        items = "".join(
-            f"<item><title>{escape(title)}</title><link>{base}/watch?v={vid}</link>"
-            f"<guid>{base}/watch?v={vid}</guid></item>"
-            for vid, title, _ in reversed(self.uploads)
-        )
-        return (
-            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-            f"<title>Channel {self.number}</title><link>{base}/channel/{self.id}</link>"
-            f"{items}</channel></rss>"
-        ).encode()
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(epoch))
+    method: str
+    path: str  # the whole target: path and query
+    headers: HTTPMessage  # looked up without regard to case
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: FeedServer
-    _headers_buffer: list[bytes]  # BaseHTTPRequestHandler's, written out by hand in _send
-    protocol_version = "HTTP/1.1"  # keep-alive, as a real server offers
+
+    def setup(self) -> None:
+        # HTTP/1.1 keeps connections alive, as a real server does; HTTP/1.0
+        # closes each one, which hand-written answers without a length need.
+        self.protocol_version = "HTTP/1.1" if self.server.keep_alive else "HTTP/1.0"
+        super().setup()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
         pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        reply(self, status, body, headers)
 
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
         length = int(self.headers.get("Content-Length") or 0)
@@ -160,27 +76,33 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
+    def do_HEAD(self) -> None:  # noqa: N802 (stdlib name)
+        self.do_GET()
+
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
-        self.server.count(self.path)
+        self.server.record(self)
         parts = urlsplit(self.path)
         segments = [s for s in parts.path.split("/") if s]
+        route = self.server.routes.get(parts.path)
         try:
-            if parts.path == "/feeds/videos.xml":
+            if isinstance(route, Route):
+                send_route(self, route, self.server.stopping)
+            elif route is not None:
+                route(self)
+            elif parts.path == "/feeds/videos.xml":
                 ids = parse_qs(parts.query).get("channel_id", [""])
                 self._feed(self.server.by_id.get(ids[0]), catalog=False)
             elif len(segments) == 3 and segments[0] == "channel" and segments[2] == "videos":
                 self._feed(self.server.by_id.get(segments[1]), catalog=True)
             elif parts.path == "/watch":
                 self._send(200, MEDIA, {"Content-Type": "video/mp4"})
-            elif segments[:1] == ["raw"] and len(segments) == 2 and segments[1] in self.server.raw:
-                self.server.raw[segments[1]](self)
             elif parts.path == "/_bench/stats":
                 stats = json.dumps(self.server.stats()).encode()
                 self._send(200, stats, {"Content-Type": "application/json"})
             else:
-                self._send(404, b"not found")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+                send_route(self, NOT_FOUND, self.server.stopping)
+        except (ConnectionError, ssl.SSLError):
+            pass  # the client gave up on us, as some tests expect it to
 
     def _feed(self, channel: Channel | None, *, catalog: bool) -> None:
         if channel is None:
@@ -204,32 +126,27 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._send(200, body, headers)
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        # Headers and body in one write: one segment per answer on loopback.
-        self._headers_buffer.append(b"\r\n")
-        self.wfile.write(b"".join(self._headers_buffer) + body)
-        self._headers_buffer = []
-
 
 class FeedServer(ThreadingHTTPServer):
-    """Serve synthetic channels on 127.0.0.1 from a background thread.
+    """Serve synthetic channels and the tests' routes from a background thread.
 
     Args:
         channels: how many channels to create, each with `uploads` uploads.
-        validators: answer with ETag/Last-Modified and honour If-None-Match.
+        validators: answer feeds with ETag/Last-Modified and honour If-None-Match.
         port: 0 picks a free port.
+        start: serve from a thread now (False: the caller runs `serve_forever`).
         latency: seconds every feed and catalog answer waits (on top of a
             channel's own `delay`), like a distant server.
+        host: a loopback address; ``::1`` makes an IPv6 server.
+        tls: a server-side SSL context, or None for plain HTTP.
+        keep_alive: False answers in HTTP/1.0, one request per connection.
+        record: keep every request in `requests` (the benchmark's server does not).
 
     The benchmark steers a server in another process with POST /_bench/…
     (see `control`) and reads GET /_bench/stats.
     """
 
-    daemon_threads = True
+    daemon_threads = True  # hung handlers must not keep the test process alive
     request_queue_size = 1024
 
     def __init__(
@@ -241,24 +158,44 @@ class FeedServer(ThreadingHTTPServer):
         port: int = 0,
         start: bool = True,
         latency: float = 0.0,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        keep_alive: bool = True,
+        record: bool = True,
     ) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
         self.validators = validators
         self.latency = latency
-        self.requests = 0
+        self.keep_alive = keep_alive
+        self.recording = record
+        self.served = 0
         self._upload_round = 0
-        self.base = f"http://127.0.0.1:{self.server_address[1]}"
+        self.base = self.url("")
         self.by_id: dict[str, Channel] = {}
-        self.raw: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.routes: dict[str, Route | Answer] = {}
+        self.requests: list[Request] = []
         self.hits: dict[str, int] = {}
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
         now = time.time()
         for _ in range(channels):
             channel = self.add_channel()
             for i in range(uploads):
                 channel.upload(published=now - 86400 * (uploads - i))
+        self._thread: threading.Thread | None = None
         if start:
-            threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+            self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+            self._thread.start()
+
+    def url(self, path: str, host: str | None = None) -> str:
+        """Return the URL of `path` on this server, optionally via `host`."""
+        scheme = "https" if isinstance(self.socket, ssl.SSLSocket) else "http"
+        address, port = str(self.server_address[0]), self.server_address[1]
+        host = host or (f"[{address}]" if ":" in address else address)
+        return f"{scheme}://{host}:{port}{path}"
 
     def add_channel(self) -> Channel:
         """Create an empty channel and return it."""
@@ -276,11 +213,9 @@ class FeedServer(ThreadingHTTPServer):
         self, name: str, body: bytes, status: int = 200, content_type: str = "application/rss+xml"
     ) -> str:
         """Serve `body` at /raw/NAME; return its URL."""
-
-        def answer(handler: BaseHTTPRequestHandler) -> None:
-            handler._send(status, body, {"Content-Type": content_type})  # type: ignore[attr-defined]
-
-        self.raw[name] = answer
+        self.routes[f"/raw/{name}"] = lambda h: reply(
+            h, status, body, {"Content-Type": content_type}
+        )
         return f"{self.base}/raw/{name}"
 
     def count(self, path: str) -> None:
@@ -291,15 +226,19 @@ class FeedServer(ThreadingHTTPServer):
         """
         with self._lock:
             self.hits[path] = self.hits.get(path, 0) + 1
-            self.requests += 1
+            self.served += 1
+
+    def record(self, handler: BaseHTTPRequestHandler) -> None:
+        """Count a request and, when recording, keep it in `requests`."""
+        self.count(handler.path)
+        if self.recording:
+            self.requests.append(Request(handler.command, handler.path, handler.headers))
 
     def stats(self) -> dict[str, float]:
         """Requests served and this process's CPU seconds so far."""
-        import os
-
         times = os.times()
         return {
-            "requests": self.requests,
+            "requests": self.served,
             "cpu_s": times.user + times.system,
             "channels": len(self.by_id),
         }
@@ -340,18 +279,28 @@ class FeedServer(ThreadingHTTPServer):
             return {"delayed": count}
         if command == "raw":
             name = query["name"]
-            self.set_raw(name, body, content_type=query.get("type", "application/rss+xml"))
-            return {"url": f"{self.base}/raw/{name}"}
+            url = self.set_raw(name, body, content_type=query.get("type", "application/rss+xml"))
+            return {"url": url}
         raise KeyError(command)
 
+    def handle_error(self, request, client_address):  # type: ignore[no-untyped-def]
+        # A client killed mid-answer is what the timeout tests do on purpose; report the rest.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def stop(self) -> None:
-        self.shutdown()
+        """Release hung answers, stop serving and close the listening socket."""
+        self.stopping.set()
+        if self._thread is not None:
+            self.shutdown()
         self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
 
 
 def main() -> None:
     """Run the server in the foreground (the benchmark starts it this way)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--uploads", type=int, default=3)
@@ -365,6 +314,7 @@ def main() -> None:
         port=args.port,
         start=False,
         latency=args.latency,
+        record=False,  # hundreds of thousands of requests: count them, keep none
     )
     print(server.base, flush=True)
     server.serve_forever()

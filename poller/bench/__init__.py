@@ -1,1 +1,0 @@
-"""The benchmark harness and the local feed server it and the tests share."""

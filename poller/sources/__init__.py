@@ -1,8 +1,11 @@
 """Where a channel's feed lives: turn what a user pastes into a channel spec.
 
-Two kinds of source: YouTube channels (`youtube.py`), whose feed and catalog
-URLs are built from the channel id on top of TUBEPOLLER_YOUTUBE_URL, and any
-other RSS/Atom feed (`feed.py`), polled at the URL the user gave.
+Two kinds of source: YouTube channels and playlists (`youtube.py`), whose
+feed and catalog URLs are built from the channel or playlist id on top of
+TUBEPOLLER_YOUTUBE_URL, and any other RSS/Atom feed (`feed.py`), polled at
+the URL the user gave. A handle, a /c/ or /user/ name or a video URL is
+resolved to its channel's id by reading that page, so every URL of one
+channel is one stored channel.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Settings
-from ..errors import UnusableURL
+from ..errors import PollError, UnusableURL
+from ..fetch import fetch
 from . import feed, youtube
 
 YOUTUBE = "youtube"
@@ -30,20 +34,49 @@ def resolve(url: str, settings: Settings) -> ChannelSpec:
     """Return the channel a user-supplied URL names.
 
     Raises:
-        UnusableURL: the URL is neither a YouTube channel nor an http(s) feed,
-            or points at a private address while those are not allowed.
+        UnusableURL: the URL is neither a YouTube channel, video or playlist
+            nor an http(s) feed; its YouTube page names no channel; or it
+            points at a private address while those are not allowed.
     """
     url = url.strip()
     if not url:
         raise UnusableURL("the URL is empty")
-    channel_id = youtube.channel_id_from(url)
-    if channel_id:
-        return ChannelSpec(YOUTUBE, channel_id, youtube.canonical_feed_url(channel_id))
     if youtube.looks_like_youtube(url):
-        raise UnusableURL(
-            "use the channel's /channel/UC… URL (handles and /c/ names are not supported yet)"
-        )
+        return _youtube(url, settings)
     return ChannelSpec(FEED, None, feed.check_feed_url(url, settings))
+
+
+def _youtube(url: str, settings: Settings) -> ChannelSpec:
+    named = youtube.parse_url(url)
+    if named is None:
+        raise UnusableURL(
+            "not a YouTube URL we can follow: use a channel (/channel/UC…, /@handle, "
+            "/c/NAME, /user/NAME), a video of the channel, or a playlist (list=…)"
+        )
+    if named.page_path is not None:
+        source_id = _channel_named_by(named.page_path, settings)
+    else:  # exactly one of the three is set
+        source_id = named.channel_id or named.playlist_id or ""
+    return ChannelSpec(YOUTUBE, source_id, youtube.canonical_feed_url(source_id))
+
+
+def _channel_named_by(page_path: str, settings: Settings) -> str:
+    """Fetch a YouTube page under TUBEPOLLER_YOUTUBE_URL; return the channel it names."""
+    page = settings.youtube_url + page_path
+    try:
+        html = fetch(
+            page,
+            timeout=settings.rss_timeout,
+            max_bytes=settings.max_feed_bytes,
+            max_redirects=settings.max_redirects,
+            allow_private=settings.allow_private_networks,
+        ).body
+    except PollError as exc:
+        raise UnusableURL(f"could not read {page} to find its channel: {exc}") from None
+    channel_id = youtube.channel_id_in_page(html)
+    if channel_id is None:
+        raise UnusableURL(f"the page {page} names no YouTube channel")
+    return channel_id
 
 
 def feed_url(kind: str, external_id: str | None, stored_url: str, settings: Settings) -> str:

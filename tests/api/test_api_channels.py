@@ -72,7 +72,7 @@ def test_a_subscription_stands_when_the_broker_is_down(
     [
         ("ftp://example.com/feed.xml", "only http and https"),
         ("   ", "empty"),
-        ("https://www.youtube.com/@somehandle", "/channel/UC"),
+        ("https://www.youtube.com/results?search_query=x", "not a YouTube URL we can follow"),
     ],
 )
 def test_an_unusable_url_is_a_400_that_says_why(alice: Caller, url: str, reason: str) -> None:

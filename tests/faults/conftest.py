@@ -24,6 +24,7 @@ from poller import pipeline, subscriptions
 from poller.bench.feedserver import FeedServer
 from poller.models import CATALOGED, Channel, Event, Video, db
 from poller.subscriptions import add_user
+from tests.faults.fleet import fleet  # noqa: F401 (the fleet tests' hosts)
 from tests.faults.history import check_history
 from tests.integration.conftest import pytest_runtest_makereport  # noqa: F401 (worker logs)
 from tests.integration.procs import BIN, ROOT, Cluster, Vhost, running_cluster, wait_for, worker_env

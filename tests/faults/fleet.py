@@ -60,8 +60,9 @@ class Fleet:
     rss_timeout: float = 60.0  # above any cut: a fetch stalled by a cut finishes late
 
     def add_host(self, name: str, tag: str) -> Host:
+        """Make a host and its forwarded ports; `remove_hosts` undoes it."""
         host = Host.create(tag, len(self.hosts) + 1)
-        self.hosts[name] = host
+        self.hosts[name] = host  # before anything else can fail: the teardown removes it
         targets = {**SERVICES, "feeds": self.feeds.server_address[:2]}
         self.ports[name] = {
             service: self.forwarder.listen(host.root_addr, target)
@@ -126,19 +127,23 @@ def fleet(
         forwarder = Forwarder()
         stack.callback(forwarder.close)
         running = Fleet(cluster, feeds, database_url, tmp_path, forwarder)
-        for name in ("s", "a", "b"):
-            stack.callback(running.add_host(name, tag).remove)
-        # Runs first: kill every process on the hosts before their network goes.
+        stack.callback(_remove_hosts, running)
+        # Runs before the hosts go: kill every process on them first.
         stack.callback(_kill_all, running)
+        for name in ("s", "a", "b"):
+            running.add_host(name, tag)
         yield running
 
 
 def _kill_all(fleet: Fleet) -> None:
-    for host in fleet.hosts.values():
-        host.restore()
     for worker in fleet.cluster.workers:
         if worker.alive():
             worker.kill()
+
+
+def _remove_hosts(fleet: Fleet) -> None:
+    for host in fleet.hosts.values():
+        host.remove()
 
 
 def wait_quiet(worker: Worker, fragment: str, quiet: float, timeout: float) -> int:

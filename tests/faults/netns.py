@@ -10,9 +10,12 @@ connection is closed) or by dropping one port inside the namespace.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import random
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -58,11 +61,19 @@ class Host:
 
     @classmethod
     def create(cls, tag: str, index: int) -> Host:
-        """Make namespace `tp-TAG-INDEX` on the INDEX-th /30 of FLEET_NET."""
-        subnet = list(FLEET_NET.subnets(new_prefix=30))[index]
-        root_addr, ns_addr = (str(a) for a in list(subnet.hosts())[:2])
-        if root_addr in _used_addresses():
-            raise RuntimeError(f"{subnet} is already in use on this machine")
+        """Make namespace `tp-TAG-INDEX` on a free /30 of FLEET_NET, picked at random.
+
+        At random: two test sessions on one machine (two checkouts) must not
+        pick the same subnet.
+        """
+        subnets = list(FLEET_NET.subnets(new_prefix=30))
+        used = _used_addresses()
+        for subnet in random.sample(subnets, min(len(subnets), 50)):
+            root_addr, ns_addr = (str(a) for a in list(subnet.hosts())[:2])
+            if f"{root_addr}/" not in used and f"{subnet.network_address}/" not in used:
+                break
+        else:
+            raise RuntimeError(f"no free /30 left in {FLEET_NET}")
         host = cls(f"tp-{tag}-{index}", index, f"tp{tag}{index}r", f"tp{tag}{index}n",
                    root_addr, ns_addr)  # fmt: skip
         _run("ip", "netns", "add", host.name)
@@ -103,6 +114,16 @@ class Host:
             self.exec("iptables", "-D", chain, "-p", "tcp", side, str(port), "-j", "DROP")
 
     def remove(self) -> None:
-        """Delete the veth pair and the namespace; fine if they are half made or gone."""
+        """Kill what still runs inside, delete the veth pair and the namespace.
+
+        Fine if they are half made or gone. Only this test's processes can
+        be inside: the namespace is its own.
+        """
+        pids = subprocess.run(
+            ["ip", "netns", "pids", self.name], capture_output=True, text=True, check=False
+        ).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "link", "del", self.root_if], capture_output=True, check=False)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)

@@ -129,6 +129,7 @@ def test_a_host_cut_off_past_the_heartbeat_hands_its_polls_over(
         f"{HEARTBEAT_S} s); host a finished {late} polls late"
     )
     assert at_cut < CHANNELS
+    assert late > 0  # the cut caught polls mid-flight, and they committed after it
 
     # Both hosts poll normally again, and the next uploads are announced once.
     all_polled_again(cluster, fleet, feeds, channels)
@@ -169,5 +170,6 @@ def test_postgres_unreachable_from_one_host_loses_and_duplicates_nothing(
         f"host a finished {late} polls after"
     )
     assert at_cut < during  # host b went on polling while a could not reach the database
+    assert late > 0  # the cut caught polls mid-flight, and they finished after it
     all_polled_again(cluster, fleet, feeds, channels)
     check_history(feeds, channels).assert_clean()

@@ -23,12 +23,13 @@ from tests.support.procs import ROOT
 
 from .report import log, print_table
 
-SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale")
+SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet")
 
 # name: (default, --quick, help)
 SIZES: dict[str, tuple[Any, Any, str]] = {
     "channels": (5000, 200, "channels polled per round (steady, 304, scale)"),
     "fanout_channels": (20000, 1000, "due channels one tick claims and enqueues (fanout)"),
+    "fleet_tick_channels": (100000, 1000, "due channels of the PostgreSQL tick (fleet)"),
     "uploads": (15, 3, "uploads per channel (YouTube feeds carry the latest 15)"),
     "latency": (0.02, 0.005, "seconds the feed server waits before each answer"),
     "change_share": (0.02, 0.02, "share of feeds that gain a video before a round"),

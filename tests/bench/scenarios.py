@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .channels import finished_since, make_due, populate
+from .postgres import scenario_fleet
 from .queries import scenario_queries
 from .report import log, metric
 from .rounds import noop_rate, poll_round, tick
@@ -245,4 +246,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "fairness": scenario_fairness,
     "memory": scenario_memory,
     "scale": scenario_scale,
+    "fleet": scenario_fleet,
 }

@@ -8,6 +8,7 @@ import pytest
 
 from poller import pipeline
 from poller.models import Channel, Video
+from tests.faults.history import check_history
 from tests.support.feedserver import FeedServer
 from tests.support.rows import make_user, subscribe
 
@@ -54,3 +55,4 @@ def test_days_of_failure_back_off_to_the_cap_then_recover(feeds: FeedServer, set
     assert healed.next_poll_at - now < settings.max_interval  # the cadence reset
     assert healed.claimed_until == 0 and healed.poll_attempts == 0
     assert Video.select().where(Video.external_id == new).count() == 1
+    check_history(feeds, {channel_id: source.number}).assert_clean()  # and the older ones

@@ -86,7 +86,7 @@ class Fleet:
             extra={
                 "TUBEPOLLER_CLAIM_LEASE": str(self.lease),
                 "TUBEPOLLER_RSS_TIMEOUT": str(self.rss_timeout),
-                "TUBEPOLLER_TEST_ALLOW_ADDRS": str(FLEET_NET),
+                "NONET_ALLOW": str(FLEET_NET),  # the network guard lets the hosts use it
             },
         )
 

@@ -23,7 +23,7 @@ from tests.support.procs import ROOT
 
 from .report import log, print_table
 
-SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet")
+SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet", "peers")
 
 # name: (default, --quick, help)
 SIZES: dict[str, tuple[Any, Any, str]] = {

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .channels import finished_since, make_due, populate
+from .peers import scenario_peers
 from .postgres import scenario_fleet
 from .queries import scenario_queries
 from .report import log, metric
@@ -247,4 +248,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "memory": scenario_memory,
     "scale": scenario_scale,
     "fleet": scenario_fleet,
+    "peers": scenario_peers,
 }

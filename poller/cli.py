@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from peewee import DatabaseError, InterfaceError, OperationalError
@@ -179,6 +180,39 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
     return 1 if result.outcome == pipeline.POLL_FAILED else 0
 
 
+def cmd_import(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .imports import Imported, import_subscriptions, read_subscriptions
+    from .listings import only_user
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise TubepollerError(f"cannot read {args.file}: {exc.strerror}") from None
+    listed = read_subscriptions(data)
+    _open(settings)
+    user = _user(args) or only_user()
+    print(f"importing {len(listed)} subscriptions for {user.name}", file=sys.stderr)
+
+    def progress(done: Imported) -> None:
+        print(f"  {done.seen}/{len(listed)}: {done.summary()}", file=sys.stderr)
+
+    done = import_subscriptions(
+        user, listed, time.time(), settings, mode=args.mode, progress=progress
+    )
+    for url, reason in done.refused:
+        print(f"refused {url}: {reason}")
+    print(done.summary() + ("; first polls at the next tick" if done.added else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .imports import export_opml
+
+    _open(settings)
+    sys.stdout.write(export_opml(_user(args)))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
     from .embedded import run
 
@@ -250,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
     poll.set_defaults(handler=cmd_poll)
+
+    imports = commands.add_parser(
+        "import", help="subscribe a user to every channel of an OPML file or subscriptions.csv"
+    )
+    imports.add_argument("file", help="an OPML file, YouTube's subscriptions.csv, or - for stdin")
+    imports.add_argument("--user", help="who subscribes (default: the only user)")
+    imports.add_argument(
+        "--mode", choices=MODES, default=FUTURE_ONLY, help="tracking mode of every new subscription"
+    )
+    imports.set_defaults(handler=cmd_import)
+    export = commands.add_parser("export", help="print the subscriptions as OPML")
+    export.add_argument("--user", help="only this user's subscriptions (default: every channel)")
+    export.set_defaults(handler=cmd_export)
 
     up = commands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")

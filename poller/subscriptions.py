@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import Value
 
@@ -122,3 +123,62 @@ def unsubscribe(user: User, channel_id: int) -> None:
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise TubepollerError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+
+
+def subscribe_many(user: User, specs: list[sources.ChannelSpec], mode: str, now: float) -> set[str]:
+    """Subscribe `user` to many resolved channels in one transaction; a fixed number of queries.
+
+    The bulk form of `subscribe` for imports: channels not stored yet are
+    created due at once, unsubscribed ones are woken, existing
+    subscriptions keep their mode, and each new subscriber gets references
+    to what is cataloged already.
+
+    Returns:
+        The feed URLs of the subscriptions this made (the others existed).
+    """
+    _check_mode(mode)
+    if not specs:
+        return set()
+    urls = [spec.feed_url for spec in specs]
+    with db.atomic():
+        Channel.insert_many(
+            [
+                {
+                    "kind": spec.kind,
+                    "external_id": spec.external_id,
+                    "feed_url": spec.feed_url,
+                    "created_at": now,
+                    "next_poll_at": now,
+                }
+                for spec in specs
+            ]
+        ).on_conflict_ignore().execute()
+        Channel.update(next_poll_at=now).where(
+            Channel.feed_url.in_(urls) & Channel.next_poll_at.is_null()
+        ).execute()
+        found: Any = (
+            Channel.select(Channel.feed_url, Channel.id).where(Channel.feed_url.in_(urls)).tuples()
+        )
+        ids: dict[str, int] = dict(found)
+        created = [
+            channel_id
+            for (channel_id,) in Subscription.insert_many(
+                [
+                    {"user": user, "channel": ids[url], "mode": mode, "created_at": now}
+                    for url in urls
+                ]
+            )
+            .on_conflict_ignore()
+            .returning(Subscription.channel)
+            .tuples()
+            .execute()
+        ]
+        if created:
+            refs = Video.select(Value(user.id), Video.id, Value(now)).where(
+                Video.channel.in_(created)
+            )
+            UserVideoRef.insert_from(
+                refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
+            ).on_conflict_ignore().execute()
+    by_id = {channel_id: url for url, channel_id in ids.items()}
+    return {by_id[channel_id] for channel_id in created}

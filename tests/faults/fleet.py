@@ -35,7 +35,9 @@ SERVICES = {"amqp": ("127.0.0.1", 5672), "postgres": ("127.0.0.1", 5432)}
 SCHEDULER = """
 import sys, time, logging
 logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(levelname)s] %(message)s")
-from poller import actors
+from poller import actors, config
+from poller.database import open_database
+open_database(config.get().database_url)  # a worker opens it at boot; this is no worker
 print("[scheduler] ready for action", flush=True)
 while True:
     try:

@@ -27,6 +27,7 @@ from .resources.channels import Channels
 from .resources.docs import OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
+from .resources.metrics import Metrics
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
@@ -45,6 +46,7 @@ class Services:
         database: `connect()` and `release()` the request thread's
             connection (`poller.database`).
         health: returns the state of the database and the broker.
+        metrics: returns the Prometheus exposition and its content type.
         clock: the time now, in epoch seconds.
     """
 
@@ -55,6 +57,7 @@ class Services:
     queues: Any
     database: Any
     health: Callable[[], dict[str, str]]
+    metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -63,12 +66,15 @@ class Services:
 
         Building them connects nothing; the database must be open (`open_database`).
         """
-        from poller import actors, database, downloads, listings, subscriptions
-        from poller.broker import broker_state
+        from poller import actors, database, downloads, listings, metrics, subscriptions
+        from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
         def health() -> dict[str, str]:
             return {"database": database.database_state(), "broker": broker_state(actors.broker)}
+
+        def exposition() -> tuple[bytes, str]:
+            return metrics.exposition(listings.health_counts, lambda: queue_depths(actors.broker))
 
         return cls(
             settings=settings,
@@ -78,6 +84,7 @@ class Services:
             queues=Queues.of_actors(settings),
             database=database,
             health=health,
+            metrics=exposition,
         )
 
 
@@ -93,10 +100,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             (`Services.of_poller`).
     """
     if settings is None:
+        from poller import metrics
         from poller.database import open_database
 
         settings = config.get()
         open_database(settings.database_url)
+        metrics.use_directory(settings.metrics_dir)  # gunicorn's workers add up as one
     if services is None:
         services = Services.of_poller(settings)
     resources: dict[str, Any] = {
@@ -123,6 +132,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.add_route(route.template, resource, suffix=route.suffix)
         else:
             app.add_route(route.template, resource)
+    app.add_route("/metrics", Metrics(services.metrics))
     return app
 
 

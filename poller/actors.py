@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads
+from . import config, downloads, metrics
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
@@ -86,9 +86,11 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
 def poll_channel(channel_id: int) -> None:
     """Poll one channel; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
+    timer = metrics.Timer()
     result = run_poll(
         channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
     )
+    metrics.poll_done(result.outcome, timer.seconds, len(result.new_video_ids))
     log.info("poll channel=%s %s", channel_id, result.describe())
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
@@ -106,7 +108,9 @@ def poll_channel(channel_id: int) -> None:
 def download_video(video_id: int) -> None:
     """Download one video; raise on a transient failure so Dramatiq retries it."""
     retrying = _retries_left()
+    timer = metrics.Timer()
     outcome = downloads.download_video(video_id, time.time(), config.get(), retrying=retrying)
+    metrics.download_done(outcome.status, timer.seconds)
     log.info(
         "download video=%s %s%s",
         video_id,

@@ -30,6 +30,7 @@ CHECK_TIMEOUT_S = 2.0  # a health check must answer quickly even when a host dro
 # it would wait behind the whole poll backlog (RabbitMQ queues are FIFO, and
 # arguments like x-max-priority cannot be added to an existing queue).
 TICK_QUEUE = "tick"
+QUEUES = (POLL_QUEUE, TICK_QUEUE, DOWNLOAD_QUEUE)
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
@@ -69,6 +70,39 @@ def broker_state(broker: dramatiq.Broker, timeout: float = CHECK_TIMEOUT_S) -> s
     except Exception as exc:  # pika raises many kinds; all mean "unreachable"
         return f"error: {one_line(exc) or type(exc).__name__}"
     return "ok"
+
+
+def queue_depths(broker: dramatiq.Broker, timeout: float = CHECK_TIMEOUT_S) -> dict[str, int]:
+    """Return the messages Ready in each work queue and its delay and dead-letter queues.
+
+    Messages a worker holds (Unacked, which includes every delayed retry) are
+    not counted: this is the backlog. A queue that does not exist yet, or a
+    broker that cannot be reached, is left out.
+    """
+    names = [f"{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ", ".XQ")]
+    if isinstance(broker, StubBroker):
+        return {name: broker.queues[name].qsize() for name in names if name in broker.queues}
+    parameters = getattr(broker, "parameters", None)
+    if parameters is None:
+        return {}
+    candidates = parameters if isinstance(parameters, list) else [parameters]
+    depths: dict[str, int] = {}
+    try:
+        connection = pika.BlockingConnection([_quick(p, timeout) for p in candidates])
+    except Exception:  # unreachable: the health check says so
+        return depths
+    try:
+        for name in names:
+            channel = connection.channel()
+            try:
+                declared = channel.queue_declare(queue=name, passive=True)
+            except pika.exceptions.ChannelClosedByBroker:  # not declared yet
+                continue
+            depths[name] = declared.method.message_count
+            channel.close()
+    finally:
+        connection.close()
+    return depths
 
 
 def _quick(parameters: Any, timeout: float) -> Any:

@@ -112,6 +112,9 @@ class Settings:
     )
     broker_url: str = option("", amqp_url, "amqp://… for RabbitMQ; empty: in-process broker")
     media_dir: Path = option(DEFAULT_DATA_DIR / "media", Path, "where downloads are written")
+    metrics_dir: Path = option(
+        DEFAULT_DATA_DIR / "metrics", Path, "where each process writes its Prometheus series"
+    )
     youtube_url: str = option(
         "https://www.youtube.com", http_base, "base of every YouTube URL built"
     )
@@ -168,6 +171,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = values.setdefault("data_dir", DEFAULT_DATA_DIR)
     values.setdefault("database_url", f"sqlite:///{data_dir / 'tubepoller.db'}")
     values.setdefault("media_dir", data_dir / "media")
+    values.setdefault("metrics_dir", data_dir / "metrics")
     settings = Settings(**values)
     if settings.min_interval > settings.max_interval:
         raise ConfigError(

@@ -8,7 +8,7 @@ from dramatiq import Middleware
 from peewee import SqliteDatabase
 from playhouse.pool import PooledDatabase
 
-from . import config
+from . import config, metrics
 from .database import open_database
 from .models import db
 
@@ -31,6 +31,8 @@ class WorkerSettings(Middleware):
 
     def before_worker_boot(self, broker, worker):
         settings = config.get()
+        if not settings.embedded_broker:  # one of several processes: count into files
+            metrics.use_directory(settings.metrics_dir)
         if db.obj is None:
             open_database(settings.database_url)
         for actor in broker.actors.values():

@@ -127,3 +127,18 @@ def poll_outcome(row: Channel) -> dict[str, Any]:
         )
         return {"outcome": "new", "videos": [video_json(v) for v in announced], "error": None}
     return {"outcome": recorded or None, "videos": [], "error": None}
+
+
+def health_counts() -> dict[str, int]:
+    """Return how many subscribed channels are ok and how many failing (one query)."""
+    failing = Channel.consecutive_failures > 0
+    query: Any = (
+        Channel.select(failing.alias("failing"), fn.COUNT(Channel.id))
+        .where(Channel.next_poll_at.is_null(False))  # still subscribed
+        .group_by(failing)
+        .tuples()
+    )
+    counts = {"ok": 0, "failing": 0}
+    for is_failing, count in query:
+        counts["failing" if is_failing else "ok"] += count
+    return counts

@@ -1,8 +1,10 @@
 """The download state machine: claim a wanted video, fetch it, record the outcome.
 
-States: none → pending (wanted) → downloading → complete | failed. A video
-is downloaded once, however many subscribers want it: only the worker whose
-UPDATE moves it to `downloading` runs yt-dlp.
+States: none → pending (wanted) → downloading → complete | failed | unavailable.
+A video is downloaded once, however many subscribers want it: only the worker
+whose UPDATE moves it to `downloading` runs yt-dlp. An upcoming premiere goes
+back to pending with `available_at` set to its start, and is tried again then.
+Every attempt ends in a recorded state, whatever goes wrong.
 """
 
 from __future__ import annotations
@@ -12,8 +14,25 @@ from dataclasses import dataclass
 
 from . import sources, ytdlp
 from .config import Settings
-from .errors import PermanentError, PollError
-from .models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video, db
+from .errors import (
+    InternalError,
+    NotYetAvailable,
+    PermanentError,
+    PollError,
+    Unavailable,
+    UnusableURL,
+)
+from .models import (
+    COMPLETE,
+    DOWNLOADING,
+    FAILED,
+    NOT_WANTED,
+    PENDING,
+    UNAVAILABLE,
+    Channel,
+    Video,
+    db,
+)
 from .netguard import check_url
 from .sources import youtube
 
@@ -30,9 +49,11 @@ class DownloadOutcome:
     """What one download message did to its video."""
 
     video_id: int
-    status: str  # complete | failed | pending (will retry) | skipped
+    status: str  # complete | failed | unavailable | pending (will retry) | deferred | skipped
     error: str | None = None
     transient: bool = False
+    # Deferred: when to try again (epoch seconds).
+    retry_at: float | None = None
 
 
 def request(video_id: int, now: float) -> bool:
@@ -59,23 +80,48 @@ def download_video(
         path = ytdlp.download(
             url,
             settings.media_dir,
-            name=f"{video.channel_id}/{video.external_id}",
+            name=ytdlp.file_stem(video.channel_id, video.external_id),
             timeout=settings.download_timeout,
+            label=f"video={video.id} channel={video.channel_id}",
         )
+    except NotYetAvailable as exc:
+        return _defer(video, now, exc)
+    except Unavailable as exc:
+        _set(video.id, now, status=UNAVAILABLE, download_error=str(exc)[:1000])
+        return DownloadOutcome(video.id, UNAVAILABLE, error=str(exc))
     except PollError as exc:
         if exc.transient and retrying:
             _set(video.id, now, status=PENDING, download_error=str(exc)[:1000])
             return DownloadOutcome(video.id, PENDING, error=str(exc), transient=True)
         return _finish_failed(video, now, str(exc))
+    except Exception as exc:
+        # A bug must not leave the video `downloading` until the sweep: record it.
+        log.exception("download video=%s failed unexpectedly", video.id)
+        return _finish_failed(video, now, str(InternalError(exc)))
     _set(video.id, now, status=COMPLETE, download_path=path, download_error=None)
     return DownloadOutcome(video.id, COMPLETE)
+
+
+def _defer(video: Video, now: float, exc: NotYetAvailable) -> DownloadOutcome:
+    """Put an upcoming video back to pending until it starts; the attempt does not count."""
+    at = max(exc.at, now + 60)
+    _set(
+        video.id,
+        now,
+        status=PENDING,
+        available_at=at,
+        download_error=str(exc)[:1000],
+        download_attempts=Video.download_attempts - 1,
+    )
+    return DownloadOutcome(video.id, "deferred", error=str(exc), retry_at=at)
 
 
 def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:
     """Return wanted videos whose message was lost, touching them so each is re-sent once.
 
     A `downloading` video older than the download timeout lost its worker;
-    a `pending` one untouched for RESEND_AFTER lost its message.
+    a `pending` one untouched for RESEND_AFTER lost its message. A pending
+    premiere is not due before its `available_at`.
     """
     with db.atomic():
         Video.update(download_status=PENDING, updated_at=now - RESEND_AFTER - 1).where(
@@ -85,7 +131,11 @@ def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:
         ids = [
             v.id
             for v in Video.select(Video.id)
-            .where((Video.download_status == PENDING) & (Video.updated_at < now - RESEND_AFTER))
+            .where(
+                (Video.download_status == PENDING)
+                & (Video.updated_at < now - RESEND_AFTER)
+                & (Video.available_at.is_null() | (Video.available_at <= now))
+            )
             .limit(limit)
         ]
         if ids:
@@ -123,7 +173,10 @@ def _source_url(video: Video, settings: Settings) -> str:
     if not video.url:
         raise PermanentError("the feed gives this entry no link to download")
     # yt-dlp fetches whatever a feed links to: apply the subscribe-time guard.
-    check_url(video.url, allow_private=settings.allow_private_networks)
+    try:
+        check_url(video.url, allow_private=settings.allow_private_networks)
+    except UnusableURL as exc:
+        raise PermanentError(f"refused to download {video.url[:200]}: {exc}") from None
     return video.url
 
 

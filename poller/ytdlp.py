@@ -99,8 +99,8 @@ def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = 
         args: options and, last, the URL (callers put ``--`` before it).
         timeout: seconds before the whole process group is killed.
         label: what the run is for in the log, e.g. ``video=12``.
-        ok_partial: return stdout despite a non-zero exit when it has output (a listing
-            run with ``--ignore-errors`` exits 1 when one entry failed).
+        ok_partial: return stdout despite exit code 1 when it holds a JSON object (a
+            listing run with ``--ignore-errors`` exits 1 when one entry failed).
 
     Raises:
         TransientError: timeout, or a failure a retry may fix.
@@ -125,7 +125,9 @@ def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = 
         if proc.poll() is None:
             _kill_group(proc)
     _log_warnings(err, label)
-    if proc.returncode != 0 and not (ok_partial and proc.returncode == 1 and out.strip()):
+    # yt-dlp --ignore-errors prints "null" when the URL itself failed: that is no listing.
+    partial = ok_partial and proc.returncode == 1 and out.lstrip().startswith("{")
+    if proc.returncode != 0 and not partial:
         raise _error_from(err, proc.returncode)
     if proc.returncode != 0:
         log.warning("yt-dlp %s: kept the partial output: %s", label, _error_from(err, 1))

@@ -7,7 +7,7 @@ becomes the youtube extractor's, so yt-dlp itself prints ``ERROR: [TubepollerSta
 """
 
 from yt_dlp.extractor.common import InfoExtractor
-from yt_dlp.utils import ExtractorError
+from yt_dlp.utils import ExtractorError, InAdvancePagedList
 
 
 class TubepollerStatusIE(InfoExtractor):
@@ -27,3 +27,28 @@ class TubepollerStatusIE(InfoExtractor):
             "url": url.replace("/status/", "/media/") + ".mp4",
             "ext": "mp4",
         }
+
+
+class TubepollerStatusListIE(InfoExtractor):
+    """``/statuslist/<id>``: a listing, one entry a line; a line ``ERROR <text>`` fails its entry.
+
+    Entries are fetched lazily, one a page, as YouTube's tabs are: a failing one is the
+    error yt-dlp meets in the middle of a real channel listing.
+    """
+
+    _VALID_URL = r"https?://127\.0\.0\.1:\d+/statuslist/(?P<id>[\w-]+)"
+
+    def _real_extract(self, url):
+        list_id = self._match_id(url)
+        lines = self._download_webpage(url, list_id).split("\n")
+        base = url.split("/statuslist/")[0]
+
+        def page(n):
+            if n >= len(lines) or not lines[n].strip():
+                return
+            line = lines[n].strip()
+            if line.startswith("ERROR "):
+                raise ExtractorError(line.removeprefix("ERROR "), expected=True)
+            yield self.url_result(f"{base}/status/{line}", TubepollerStatusIE, line, line)
+
+        return self.playlist_result(InAdvancePagedList(page, len(lines), 1), list_id, list_id)

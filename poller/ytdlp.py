@@ -250,10 +250,7 @@ def download(url: str, dest_dir: Path, *, name: str, timeout: float, label: str 
     stem = _checked_stem(name)
     home = prepare_dir(dest_dir)
     target = home / stem
-    try:
-        target.parent.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise MediaDirError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+    ensure_parent(target)
     _remove_leftovers(target)
     out = run(
         [
@@ -296,6 +293,18 @@ def prepare_dir(dest_dir: Path) -> Path:
     if not os.access(home, os.W_OK | os.X_OK):
         raise MediaDirError(f"media dir {home} is not writable by this user")
     return home
+
+
+def ensure_parent(target: Path) -> None:
+    """Create the channel's folder of ``target`` in the media directory.
+
+    Raises:
+        MediaDirError: it cannot be created.
+    """
+    try:
+        target.parent.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise MediaDirError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
 
 
 def _remove_leftovers(target: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from poller import downloads, models, ytdlp
+from poller import direct, downloads, models, ytdlp
 from poller.config import Settings
 from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
@@ -25,6 +25,12 @@ def video() -> Video:
         discovered_at=NOW,
         updated_at=NOW,
     )
+
+
+@pytest.fixture(autouse=True)
+def links_are_pages(monkeypatch) -> None:
+    """Send every feed link on to yt-dlp (mocked per test); `direct` has tests of its own."""
+    monkeypatch.setattr(direct, "download", lambda url, *a, **k: direct.Page(url))
 
 
 @pytest.fixture

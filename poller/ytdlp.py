@@ -287,6 +287,8 @@ def prepare_dir(dest_dir: Path) -> Path:
     """
     try:
         home = dest_dir.resolve()
+        if home.exists() and not home.is_dir():
+            raise MediaDirError(f"media dir {dest_dir} is not a directory")
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise MediaDirError(f"media dir {dest_dir}: {exc.strerror or exc}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from poller import direct, downloads, models, ytdlp
 from poller.config import Settings
 from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
+from tests.support.procs import TUBEPOLLER
 
 pytestmark = pytest.mark.usefixtures("conn")
 NOW = 1_800_000_000.0
@@ -200,3 +203,18 @@ def test_two_ids_alike_once_sanitised_get_two_files(settings: Settings, monkeypa
         assert downloads.download_video(v.id, NOW, settings, retrying=False).status == COMPLETE
     assert len(set(names)) == 3
     assert all(n.count("/") == 1 and n.startswith(f"{channel.id}/") for n in names)
+
+
+@pytest.mark.slow
+def test_up_with_a_media_dir_that_is_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.write_text("not a directory")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
+    env.update(TUBEPOLLER_DATA_DIR=str(tmp_path), TUBEPOLLER_MEDIA_DIR=str(media))
+    done = subprocess.run(
+        [str(TUBEPOLLER), "up", "--no-api"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"tubepoller: error: media dir {media} is not a directory"
+    ]

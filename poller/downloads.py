@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 # it is given up as failed.
 MAX_DOWNLOAD_ATTEMPTS = 5
 RESEND_AFTER = 600.0  # a pending video untouched this long lost its message
+# Longest delay a deferred download re-sends itself with. A delayed message waits unacked in
+# a worker, and RabbitMQ closes a channel holding a delivery past its 30-minute consumer
+# timeout; a premiere further off is sent by the sweep once it is due.
+MAX_RESEND_DELAY = 1200.0
+# A message that comes this much before a video's `available_at` is early: not started.
+EARLY_SLACK = 60.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,8 @@ class DownloadOutcome:
     status: str  # complete | failed | unavailable | pending (will retry) | deferred | skipped
     error: str | None = None
     transient: bool = False
-    # Deferred: when to try again (epoch seconds).
+    # Deferred: when the actor re-sends the message (epoch seconds); None when the
+    # sweep is to send it (a start more than MAX_RESEND_DELAY away).
     retry_at: float | None = None
 
 
@@ -108,7 +115,8 @@ def _defer(video: Video, now: float, exc: NotYetAvailable) -> DownloadOutcome:
         download_error=str(exc)[:1000],
         download_attempts=Video.download_attempts - 1,
     )
-    return DownloadOutcome(video.id, "deferred", error=str(exc), retry_at=at)
+    resend = at if at - now <= MAX_RESEND_DELAY else None
+    return DownloadOutcome(video.id, "deferred", error=str(exc), retry_at=resend)
 
 
 def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:
@@ -153,6 +161,8 @@ def _start(video_id: int, now: float, settings: Settings) -> Video | None:
                 (Video.download_status == PENDING)
                 | ((Video.download_status == DOWNLOADING) & (Video.updated_at < stale))
             )
+            # An upcoming video is not tried before it starts; the sweep sends it then.
+            & (Video.available_at.is_null() | (Video.available_at <= now + EARLY_SLACK))
         )
         .returning(Video)
     )

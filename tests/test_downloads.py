@@ -170,24 +170,36 @@ def test_a_premiere_is_deferred_to_its_start_without_using_an_attempt(
     video: Video, settings: Settings, monkeypatch
 ) -> None:
     starts = NOW + 3 * 3600
-    monkeypatch.setattr(
-        ytdlp, "download", fails_with(NotYetAvailable("Premieres in 3 hours", starts))
-    )
-    downloads.request(video.id, NOW)
-    for _ in range(downloads.MAX_DOWNLOAD_ATTEMPTS + 2):  # never given up as failed
-        outcome = downloads.download_video(video.id, NOW, settings, retrying=False)
-        assert (outcome.status, outcome.retry_at, outcome.transient) == ("deferred", starts, False)
+    outcome = attempt(video, settings, monkeypatch, NotYetAvailable("Premieres in 3 hours", starts))
+    # Too far off for a delayed message (RabbitMQ's consumer timeout): the sweep sends it.
+    assert (outcome.status, outcome.retry_at, outcome.transient) == ("deferred", None, False)
     stored = Video.get_by_id(video.id)
     assert (stored.download_status, stored.available_at) == (PENDING, starts)
-    assert stored.download_attempts == 0
-    # The sweep leaves it alone until it starts, then sends it.
+    assert stored.download_attempts == 0 and "Premieres in 3 hours" in stored.download_error
+    # A message before the start does not run yt-dlp; the sweep waits until it starts.
+    assert downloads.download_video(video.id, NOW + 1, settings, retrying=True).status == "skipped"
     assert downloads.stuck(starts - 1, settings) == []
     assert downloads.stuck(starts + 1, settings) == [video.id]
 
     monkeypatch.setattr(ytdlp, "download", lambda *a, **k: str(settings.media_dir / "x.mp4"))
-    assert (
-        downloads.download_video(video.id, starts + 1, settings, retrying=False).status == COMPLETE
-    )
+    done = downloads.download_video(video.id, starts + 1, settings, retrying=False)
+    assert done.status == COMPLETE
+
+
+def test_a_premiere_soon_re_sends_itself_and_never_fails(
+    video: Video, settings: Settings, monkeypatch
+) -> None:
+    for n in range(downloads.MAX_DOWNLOAD_ATTEMPTS + 2):  # put off again and again
+        now = NOW + n * 600
+        soon = NotYetAvailable("This live event will begin in 10 minutes.", now + 600)
+        if n == 0:
+            outcome = attempt(video, settings, monkeypatch, soon)
+        else:
+            monkeypatch.setattr(ytdlp, "download", fails_with(soon))
+            outcome = downloads.download_video(video.id, now, settings, retrying=False)
+        assert (outcome.status, outcome.retry_at) == ("deferred", now + 600)
+    assert Video.get_by_id(video.id).download_attempts == 0
+    assert status(video) == PENDING
 
 
 def test_two_ids_alike_once_sanitised_get_two_files(settings: Settings, monkeypatch) -> None:

@@ -132,6 +132,8 @@ def test_unavailable_and_upcoming_videos_end_cleanly_in_a_worker(
     assert soon.download_status == PENDING and soon.download_attempts == 0
     assert abs(soon.available_at - (now + 7200)) < 120
     assert f"download video={ids['gone']} unavailable" in downloads.text()
-    # No retry of either: each was fetched once (the premiere's next try is 2 h away).
-    assert feeds.hits["/status/gone"] == 1 and feeds.hits["/status/soon"] == 1
+    # No retry of either: one attempt each, the guarded probe of the link (a page) and
+    # yt-dlp's extraction (the premiere's next try is 2 h away).
+    assert feeds.hits["/status/gone"] == 2 and feeds.hits["/status/soon"] == 2
+    assert downloads.text().count(f"download video={ids['gone']} ") == 1
     assert Channel.get_by_id(channel.id).consecutive_failures == 0

@@ -82,12 +82,13 @@ UNAVAILABLE_MARKERS = (
 # "Premieres in 3 hours", "This live event will begin in 20 minutes" / "in a few moments".
 _UPCOMING = re.compile(
     r"(?:Premieres|Premiere will begin|live event will begin) in "
-    r"(?:(?P<n>\d+|an?|one) (?P<unit>second|minute|hour|day|week)s?|a few moments)",
+    r"(?:(?P<n>\d{1,12}|an?|one) (?P<unit>second|minute|hour|day|week)s?|a few moments)",
     re.IGNORECASE,
 )
 _UNIT_S = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 # Unparsed, an upcoming video is tried again after this long.
 UPCOMING_RETRY_S = 3600.0
+_MAX_UPCOMING_S = 366 * 86400.0
 
 
 def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = False) -> str:
@@ -159,7 +160,11 @@ def _error_from(stderr: str, code: int, now: float | None = None) -> PollError:
         message = f"yt-dlp exited with {code}"
     if len(message) > 300:
         message = message[:299] + "…"
-    if any(marker.lower() in message.lower() for marker in UNAVAILABLE_MARKERS):
+    # "Video unavailable. This content isn't available, try again later." is YouTube
+    # limiting this address, not the video gone: transient.
+    if "try again later" not in message.lower() and any(
+        marker.lower() in message.lower() for marker in UNAVAILABLE_MARKERS
+    ):
         return Unavailable(message)
     if at := upcoming_at(message, time.time() if now is None else now):
         return NotYetAvailable(message, at)
@@ -185,7 +190,9 @@ def upcoming_at(message: str, now: float) -> float | None:
         return now + 60
     count = m.group("n").lower()
     n = 1 if count in ("a", "an", "one") else int(count)
-    return now + n * _UNIT_S[m.group("unit").lower()]
+    # Capped: a start years off (or a number of a thousand digits) is "much later", and a
+    # year on the video is simply tried again.
+    return now + min(n * _UNIT_S[m.group("unit").lower()], _MAX_UPCOMING_S)
 
 
 # What yt-dlp leaves behind when it is killed: partial files, fragment state, and the

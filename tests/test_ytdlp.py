@@ -112,9 +112,15 @@ def test_unavailable_content_is_its_own_permanent_error(text: str) -> None:
     assert type(error) is Unavailable and isinstance(error, PermanentError)
 
 
-def test_a_bot_check_is_not_unavailable_content() -> None:
-    text = "ERROR: [youtube] dQw4w9WgXcQ: Sign in to confirm you're not a bot.\n"
-    assert type(_error_from(text, 1)) is TransientError
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sign in to confirm you're not a bot.",
+        "Video unavailable. This content isn't available, try again later.",  # a rate limit
+    ],
+)
+def test_a_block_of_this_address_is_not_unavailable_content(text: str) -> None:
+    assert type(_error_from(f"ERROR: [youtube] dQw4w9WgXcQ: {text}\n", 1)) is TransientError
 
 
 @pytest.mark.parametrize(
@@ -127,6 +133,7 @@ def test_a_bot_check_is_not_unavailable_content() -> None:
         ("This live event will begin in a few moments.", 60),
         ("Premieres in a week", 604800),
         ("This live event will begin on 2027-01-01", ytdlp.UPCOMING_RETRY_S),
+        ("Premieres in 999999999999 weeks", 366 * 86400),
     ],
 )
 def test_an_upcoming_video_says_when_to_try_again(text: str, wait: float) -> None:

@@ -6,7 +6,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY poller ./poller
 COPY api ./api
-RUN pip install --no-cache-dir .
+# The dependencies include yt-dlp[default] and deno, YouTube's JavaScript runtime: fail the
+# build here, not the first YouTube download, if deno did not land beside python.
+RUN pip install --no-cache-dir . && deno --version
 # Not root. compose may run it as another user (TUBEPOLLER_UID): /data and
 # /media are then the mounts that user owns.
 RUN useradd --uid 1000 --user-group --create-home tubepoller \

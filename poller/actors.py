@@ -119,3 +119,6 @@ def download_video(video_id: int) -> None:
     )
     if outcome.transient:
         raise dramatiq.Retry(outcome.error or "transient failure")
+    if outcome.retry_at is not None:  # an upcoming premiere: come back when it starts
+        delay_ms = max(0, int((outcome.retry_at - time.time()) * 1000))
+        download_video.send_with_options(args=(video_id,), delay=delay_ms)

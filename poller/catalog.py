@@ -43,8 +43,15 @@ def list_catalog(url: str, *, timeout: float, video_url_base: str) -> list[Catal
         TransientError: timeout, network failure, or yt-dlp failing in a retryable way.
         PermanentError: the URL is gone or unsupported, or yt-dlp printed no JSON.
     """
-    # "--" so that a URL starting with "-" is never read as an option.
-    out = ytdlp.run(["--flat-playlist", "--dump-single-json", "--", url], timeout=timeout)
+    # "--" so that a URL starting with "-" is never read as an option. --ignore-errors: one
+    # entry that fails (a removed or members-only video in a lazily listed tab) leaves a null
+    # in the listing instead of aborting it; the rest is kept (ytdlp.run's ok_partial).
+    out = ytdlp.run(
+        ["--flat-playlist", "--dump-single-json", "--ignore-errors", "--", url],
+        timeout=timeout,
+        label=f"listing {url[:200]}",
+        ok_partial=True,
+    )
     try:
         info = json.loads(out)
     except json.JSONDecodeError:

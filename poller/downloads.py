@@ -1,19 +1,40 @@
 """The download state machine: claim a wanted video, fetch it, record the outcome.
 
-States: none → pending (wanted) → downloading → complete | failed. A video
-is downloaded once, however many subscribers want it: only the worker whose
-UPDATE moves it to `downloading` runs yt-dlp.
+States: none → pending (wanted) → downloading → complete | failed | unavailable.
+A video is downloaded once, however many subscribers want it: only the worker
+whose UPDATE moves it to `downloading` fetches it (`direct` for a feed's media
+link, yt-dlp for pages and YouTube). An upcoming premiere goes back to pending
+with `available_at` set to its start, and is tried again then.
+Every attempt ends in a recorded state, whatever goes wrong.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
-from . import sources, ytdlp
+from . import direct, sources, ytdlp
 from .config import Settings
-from .errors import PermanentError, PollError
-from .models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video, db
+from .errors import (
+    InternalError,
+    NotYetAvailable,
+    PermanentError,
+    PollError,
+    Unavailable,
+    UnusableURL,
+)
+from .models import (
+    COMPLETE,
+    DOWNLOADING,
+    FAILED,
+    NOT_WANTED,
+    PENDING,
+    UNAVAILABLE,
+    Channel,
+    Video,
+    db,
+)
 from .netguard import check_url
 from .sources import youtube
 
@@ -23,6 +44,12 @@ log = logging.getLogger(__name__)
 # it is given up as failed.
 MAX_DOWNLOAD_ATTEMPTS = 5
 RESEND_AFTER = 600.0  # a pending video untouched this long lost its message
+# Longest delay a deferred download re-sends itself with. A delayed message waits unacked in
+# a worker, and RabbitMQ closes a channel holding a delivery past its 30-minute consumer
+# timeout; a premiere further off is sent by the sweep once it is due.
+MAX_RESEND_DELAY = 1200.0
+# A message that comes this much before a video's `available_at` is early: not started.
+EARLY_SLACK = 60.0
 
 
 @dataclass(frozen=True)
@@ -30,9 +57,12 @@ class DownloadOutcome:
     """What one download message did to its video."""
 
     video_id: int
-    status: str  # complete | failed | pending (will retry) | skipped
+    status: str  # complete | failed | unavailable | pending (will retry) | deferred | skipped
     error: str | None = None
     transient: bool = False
+    # Deferred: when the actor re-sends the message (epoch seconds); None when the
+    # sweep is to send it (a start more than MAX_RESEND_DELAY away).
+    retry_at: float | None = None
 
 
 def request(video_id: int, now: float) -> bool:
@@ -55,27 +85,46 @@ def download_video(
     if video.download_attempts > MAX_DOWNLOAD_ATTEMPTS:
         return _finish_failed(video, now, f"gave up after {MAX_DOWNLOAD_ATTEMPTS} attempts")
     try:
-        url = _source_url(video, settings)
-        path = ytdlp.download(
-            url,
-            settings.media_dir,
-            name=f"{video.channel_id}/{video.external_id}",
-            timeout=settings.download_timeout,
-        )
+        path = _fetch(video, settings)
+    except NotYetAvailable as exc:
+        return _defer(video, now, exc)
+    except Unavailable as exc:
+        _set(video.id, now, status=UNAVAILABLE, download_error=str(exc)[:1000])
+        return DownloadOutcome(video.id, UNAVAILABLE, error=str(exc))
     except PollError as exc:
         if exc.transient and retrying:
             _set(video.id, now, status=PENDING, download_error=str(exc)[:1000])
             return DownloadOutcome(video.id, PENDING, error=str(exc), transient=True)
         return _finish_failed(video, now, str(exc))
+    except Exception as exc:
+        # A bug must not leave the video `downloading` until the sweep: record it.
+        log.exception("download video=%s failed unexpectedly", video.id)
+        return _finish_failed(video, now, str(InternalError(exc)))
     _set(video.id, now, status=COMPLETE, download_path=path, download_error=None)
     return DownloadOutcome(video.id, COMPLETE)
+
+
+def _defer(video: Video, now: float, exc: NotYetAvailable) -> DownloadOutcome:
+    """Put an upcoming video back to pending until it starts; the attempt does not count."""
+    at = max(exc.at, now + 60)
+    _set(
+        video.id,
+        now,
+        status=PENDING,
+        available_at=at,
+        download_error=str(exc)[:1000],
+        download_attempts=Video.download_attempts - 1,
+    )
+    resend = at if at - now <= MAX_RESEND_DELAY else None
+    return DownloadOutcome(video.id, "deferred", error=str(exc), retry_at=resend)
 
 
 def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:
     """Return wanted videos whose message was lost, touching them so each is re-sent once.
 
     A `downloading` video older than the download timeout lost its worker;
-    a `pending` one untouched for RESEND_AFTER lost its message.
+    a `pending` one untouched for RESEND_AFTER lost its message. A pending
+    premiere is not due before its `available_at`.
     """
     with db.atomic():
         Video.update(download_status=PENDING, updated_at=now - RESEND_AFTER - 1).where(
@@ -85,7 +134,11 @@ def stuck(now: float, settings: Settings, limit: int = 500) -> list[int]:
         ids = [
             v.id
             for v in Video.select(Video.id)
-            .where((Video.download_status == PENDING) & (Video.updated_at < now - RESEND_AFTER))
+            .where(
+                (Video.download_status == PENDING)
+                & (Video.updated_at < now - RESEND_AFTER)
+                & (Video.available_at.is_null() | (Video.available_at <= now))
+            )
             .limit(limit)
         ]
         if ids:
@@ -108,6 +161,8 @@ def _start(video_id: int, now: float, settings: Settings) -> Video | None:
                 (Video.download_status == PENDING)
                 | ((Video.download_status == DOWNLOADING) & (Video.updated_at < stale))
             )
+            # An upcoming video is not tried before it starts; the sweep sends it then.
+            & (Video.available_at.is_null() | (Video.available_at <= now + EARLY_SLACK))
         )
         .returning(Video)
     )
@@ -116,14 +171,48 @@ def _start(video_id: int, now: float, settings: Settings) -> Video | None:
     return rows[0] if rows else None
 
 
+def _fetch(video: Video, settings: Settings) -> str:
+    """Download the video's file and return its path.
+
+    A feed's link is fetched through the guarded client first (`direct`): media is
+    saved from there, so no redirect takes yt-dlp past the address guard; only a page
+    goes on to yt-dlp, at the URL its checked redirects ended on.
+    """
+    started = time.monotonic()
+    stem = ytdlp.file_stem(video.channel_id, video.external_id)
+    url = _source_url(video, settings)
+    if Channel.get_by_id(video.channel_id).kind != sources.YOUTUBE:
+        got = direct.download(
+            url,
+            ytdlp.prepare_dir(settings.media_dir),
+            stem=stem,
+            timeout=settings.download_timeout,
+            max_redirects=settings.max_redirects,
+            allow_private=settings.allow_private_networks,
+        )
+        if isinstance(got, str):
+            return got
+        url = got.url
+    return ytdlp.download(
+        url,
+        settings.media_dir,
+        name=stem,
+        timeout=max(1.0, settings.download_timeout - (time.monotonic() - started)),
+        label=f"video={video.id} channel={video.channel_id}",
+    )
+
+
 def _source_url(video: Video, settings: Settings) -> str:
     channel = Channel.get_by_id(video.channel_id)
     if channel.kind == sources.YOUTUBE:
         return youtube.watch_url(video.external_id, settings.youtube_url)
     if not video.url:
         raise PermanentError("the feed gives this entry no link to download")
-    # yt-dlp fetches whatever a feed links to: apply the subscribe-time guard.
-    check_url(video.url, allow_private=settings.allow_private_networks)
+    # The subscribe-time guard, before any connection; `direct` checks every hop again.
+    try:
+        check_url(video.url, allow_private=settings.allow_private_networks)
+    except UnusableURL as exc:
+        raise PermanentError(f"refused to download {video.url[:200]}: {exc}") from None
     return video.url
 
 

@@ -43,11 +43,12 @@ def run(settings: Settings, *, api: bool = True) -> int:
     """Run until Ctrl-C or SIGTERM; return the exit code."""
     from dramatiq import Worker
 
-    from . import actors
+    from . import actors, ytdlp
     from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
 
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    # An unusable MEDIA_DIR stops `up` with one line (MediaDirError), not a traceback.
+    ytdlp.prepare_dir(settings.media_dir)
     # Opened before the workers boot, which then keep it (WorkerSettings).
     open_database(settings.database_url)
     init_schema()

@@ -60,3 +60,31 @@ class InternalError(PermanentError):
         text = " ".join(str(exc).split())
         reason = f"internal error: {type(exc).__name__}" + (f": {text}" if text else "")
         super().__init__(reason if len(reason) <= 300 else reason[:299] + "…")
+
+
+class Unavailable(PermanentError):
+    """Raised when a video exists but cannot be had: private, members-only, removed, geo-blocked.
+
+    Retrying cannot help and it says nothing about the channel's health.
+    """
+
+
+class NotYetAvailable(PollError):
+    """Raised when a video is an upcoming premiere or live event: try again at ``at``.
+
+    Args:
+        message: what the site said, one line.
+        at: epoch seconds when the video should be available.
+    """
+
+    def __init__(self, message: str, at: float) -> None:
+        super().__init__(message)
+        self.at = at
+
+
+class MediaDirError(TransientError):
+    """Raised when the media directory cannot take a download (missing, a file, read-only).
+
+    The operator's to fix, not the video's: transient, so a fixed ``MEDIA_DIR`` lets the
+    retries through without anyone asking for the video again.
+    """

@@ -29,7 +29,10 @@ PENDING = "pending"
 DOWNLOADING = "downloading"
 COMPLETE = "complete"
 FAILED = "failed"
-DOWNLOAD_STATES = (NOT_WANTED, PENDING, DOWNLOADING, COMPLETE, FAILED)
+# The video exists but cannot be had (private, members-only, removed, age-gated, geo-blocked):
+# final, never retried, never asked for again by a poll.
+UNAVAILABLE = "unavailable"
+DOWNLOAD_STATES = (NOT_WANTED, PENDING, DOWNLOADING, COMPLETE, FAILED, UNAVAILABLE)
 
 # Event kinds.
 NEW_EPISODE = "new_episode"
@@ -119,7 +122,8 @@ class Video(BaseModel):
     backfill = BooleanField(default=False)
     # One of poller.kinds.MEDIA_TYPES; rows from before the column are videos.
     media_type = CharField(max_length=16, default=VIDEO)
-    # When an upcoming premiere or stream starts (NULL: unknown or not upcoming).
+    # When an upcoming premiere or stream starts (NULL: unknown or not upcoming). A pending
+    # download waits for it: the sweep does not re-send it before then.
     available_at = DoubleField(null=True)
     download_status = CharField(max_length=16, default=NOT_WANTED, index=True)
     download_path = TextField(null=True)

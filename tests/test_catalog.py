@@ -15,6 +15,7 @@ from poller.catalog import CatalogEntry, catalog_entries, list_catalog, video_id
 from poller.errors import PermanentError
 from tests.support.answers import Route
 from tests.support.feedserver import FeedServer
+from tests.support.ytdlp_status import use_status_pages
 
 IDS = ["dQw4w9WgXcQ", "abcdefghijk", "A-b_c1234Zz"]
 BASE = "https://www.youtube.com"
@@ -160,3 +161,12 @@ def test_podcast_rss_entries_are_keyed_by_their_media_url(server: FeedServer) ->
 def test_missing_feed_is_a_permanent_error(server: FeedServer) -> None:
     with pytest.raises(PermanentError, match="HTTP Error 404"):
         list_catalog(server.url("/gone.xml"), timeout=60, video_url_base=BASE)
+
+
+@pytest.mark.slow
+def test_one_unavailable_entry_never_aborts_a_listing(server: FeedServer, monkeypatch) -> None:
+    use_status_pages(monkeypatch)
+    listing = "v1\nERROR Join this channel to get access to members-only content\nv3\n"
+    server.routes["/statuslist/chan"] = Route(listing.encode(), "text/plain")
+    entries = list_catalog(server.url("/statuslist/chan"), timeout=60, video_url_base=BASE)
+    assert [e.external_id for e in entries] == [server.url("/status/v1"), server.url("/status/v3")]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from poller import downloads, ytdlp
+from poller import direct, downloads, models, ytdlp
 from poller.config import Settings
-from poller.errors import PermanentError, TransientError
+from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
+from tests.support.procs import TUBEPOLLER
 
 pytestmark = pytest.mark.usefixtures("conn")
 NOW = 1_800_000_000.0
@@ -25,6 +28,12 @@ def video() -> Video:
         discovered_at=NOW,
         updated_at=NOW,
     )
+
+
+@pytest.fixture(autouse=True)
+def links_are_pages(monkeypatch) -> None:
+    """Send every feed link on to yt-dlp (mocked per test); `direct` has tests of its own."""
+    monkeypatch.setattr(direct, "download", lambda url, *a, **k: direct.Page(url))
 
 
 @pytest.fixture
@@ -96,3 +105,128 @@ def test_the_sweep_resends_lost_messages_once(video: Video, settings: Settings) 
 def test_a_video_nobody_wants_is_never_swept(video: Video, settings: Settings) -> None:
     assert status(video) == NOT_WANTED
     assert downloads.stuck(NOW + 10**6, settings) == []
+
+
+def fails_with(error: Exception):
+    def download(*args, **kwargs):
+        raise error
+
+    return download
+
+
+def attempt(video: Video, settings: Settings, monkeypatch, error: Exception):
+    """Request ``video`` and run one download attempt that fails with ``error``."""
+    monkeypatch.setattr(ytdlp, "download", fails_with(error))
+    downloads.request(video.id, NOW)
+    return downloads.download_video(video.id, NOW, settings, retrying=True)
+
+
+def test_a_refused_address_ends_the_download_failed(video: Video, tmp_path: Path) -> None:
+    # The guard on: the enclosure's 127.0.0.1 is refused before yt-dlp runs.
+    settings = Settings(media_dir=tmp_path, allow_private_networks=False)
+    downloads.request(video.id, NOW)
+    outcome = downloads.download_video(video.id, NOW, settings, retrying=True)
+    stored = Video.get_by_id(video.id)
+    assert (outcome.status, stored.download_status, outcome.transient) == (FAILED, FAILED, False)
+    assert "refused to download" in stored.download_error
+    assert "loopback" in stored.download_error
+
+
+@pytest.mark.parametrize("retrying, end", [(True, PENDING), (False, FAILED)])
+def test_a_media_dir_that_is_a_file_is_recorded(
+    video: Video, tmp_path: Path, retrying: bool, end: str
+) -> None:
+    media = tmp_path / "media"
+    media.write_text("not a directory")
+    settings = Settings(media_dir=media, allow_private_networks=True)
+    downloads.request(video.id, NOW)
+    outcome = downloads.download_video(video.id, NOW, settings, retrying=retrying)
+    stored = Video.get_by_id(video.id)
+    assert (outcome.status, stored.download_status) == (end, end)
+    assert outcome.transient is retrying  # the operator's to fix: retried meanwhile
+    assert f"media dir {media}" in stored.download_error
+
+
+def test_an_unexpected_error_is_recorded_not_left_downloading(
+    video: Video, settings: Settings, monkeypatch
+) -> None:
+    outcome = attempt(video, settings, monkeypatch, KeyError("boom"))
+    assert outcome.status == FAILED and status(video) == FAILED
+    assert Video.get_by_id(video.id).download_error == "internal error: KeyError: 'boom'"
+
+
+def test_unavailable_content_is_final_and_never_requested_again(
+    video: Video, settings: Settings, monkeypatch
+) -> None:
+    outcome = attempt(video, settings, monkeypatch, Unavailable("yt-dlp: Private video"))
+    final = models.UNAVAILABLE
+    assert (outcome.status, outcome.transient, status(video)) == (final, False, final)
+    assert Video.get_by_id(video.id).download_error == "yt-dlp: Private video"
+    assert not downloads.request(video.id, NOW + 1)  # a later poll does not want it again
+    assert downloads.stuck(NOW + 10**6, settings) == []
+
+
+def test_a_premiere_is_deferred_to_its_start_without_using_an_attempt(
+    video: Video, settings: Settings, monkeypatch
+) -> None:
+    starts = NOW + 3 * 3600
+    outcome = attempt(video, settings, monkeypatch, NotYetAvailable("Premieres in 3 hours", starts))
+    # Too far off for a delayed message (RabbitMQ's consumer timeout): the sweep sends it.
+    assert (outcome.status, outcome.retry_at, outcome.transient) == ("deferred", None, False)
+    stored = Video.get_by_id(video.id)
+    assert (stored.download_status, stored.available_at) == (PENDING, starts)
+    assert stored.download_attempts == 0 and "Premieres in 3 hours" in stored.download_error
+    # A message before the start does not run yt-dlp; the sweep waits until it starts.
+    assert downloads.download_video(video.id, NOW + 1, settings, retrying=True).status == "skipped"
+    assert downloads.stuck(starts - 1, settings) == []
+    assert downloads.stuck(starts + 1, settings) == [video.id]
+
+    monkeypatch.setattr(ytdlp, "download", lambda *a, **k: str(settings.media_dir / "x.mp4"))
+    done = downloads.download_video(video.id, starts + 1, settings, retrying=False)
+    assert done.status == COMPLETE
+
+
+def test_a_premiere_soon_re_sends_itself_and_never_fails(
+    video: Video, settings: Settings, monkeypatch
+) -> None:
+    for n in range(downloads.MAX_DOWNLOAD_ATTEMPTS + 2):  # put off again and again
+        now = NOW + n * 600
+        soon = NotYetAvailable("This live event will begin in 10 minutes.", now + 600)
+        if n == 0:
+            outcome = attempt(video, settings, monkeypatch, soon)
+        else:
+            monkeypatch.setattr(ytdlp, "download", fails_with(soon))
+            outcome = downloads.download_video(video.id, now, settings, retrying=False)
+        assert (outcome.status, outcome.retry_at) == ("deferred", now + 600)
+    assert Video.get_by_id(video.id).download_attempts == 0
+    assert status(video) == PENDING
+
+
+def test_two_ids_alike_once_sanitised_get_two_files(settings: Settings, monkeypatch) -> None:
+    channel = Channel.create(kind="feed", feed_url="http://127.0.0.1/g", created_at=NOW)
+    names = []
+    monkeypatch.setattr(ytdlp, "download", lambda url, d, *, name, **k: names.append(name) or name)
+    for guid in ("выпуск-1", "эпизод-1", "http://127.0.0.1:18931/episodes/ep3.mp3"):
+        v = Video.create(
+            channel=channel, external_id=guid, url="http://127.0.0.1/e.mp3",
+            discovered_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        downloads.request(v.id, NOW)
+        assert downloads.download_video(v.id, NOW, settings, retrying=False).status == COMPLETE
+    assert len(set(names)) == 3
+    assert all(n.count("/") == 1 and n.startswith(f"{channel.id}/") for n in names)
+
+
+@pytest.mark.slow
+def test_up_with_a_media_dir_that_is_a_file_is_a_one_line_error(tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.write_text("not a directory")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
+    env.update(TUBEPOLLER_DATA_DIR=str(tmp_path), TUBEPOLLER_MEDIA_DIR=str(media))
+    done = subprocess.run(
+        [str(TUBEPOLLER), "up", "--no-api"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"tubepoller: error: media dir {media} is not a directory"
+    ]

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from poller.models import COMPLETE, NOT_WANTED, PENDING, Channel, Video
+from poller.models import COMPLETE, NOT_WANTED, PENDING, UNAVAILABLE, Channel, Video
+from tests.support.answers import Route
 from tests.support.cluster import BOTH_DATABASES, Cluster
 from tests.support.feedserver import FeedServer
 from tests.support.rabbit import ALL_QUEUES
 from tests.support.rows import make_user, subscribe
 from tests.support.synthetic import MEDIA
+from tests.support.ytdlp_status import plugin_path
 
 # Every test here runs real worker processes: all of them are slow.
 pytestmark = [
@@ -91,3 +93,47 @@ def test_a_new_upload_is_downloaded_by_the_download_worker(
     assert f"poll channel={subscribed.id} new=1" in polls.text()
     assert f"download video={video.id} complete" in downloads.text()
     assert {v.download_status for v in Video.select().where(Video.id != video.id)} == {NOT_WANTED}
+
+
+def test_unavailable_and_upcoming_videos_end_cleanly_in_a_worker(
+    cluster: Cluster, feeds: FeedServer
+) -> None:
+    # Real yt-dlp in the worker meets the refusals YouTube gives (see ytdlp_status).
+    cluster.env["PYTHONPATH"] = plugin_path(cluster.env)
+    feeds.routes["/status/gone"] = Route(b"Private video. Sign in if you've been granted access")
+    feeds.routes["/status/soon"] = Route(b"Premieres in 2 hours")
+    now = time.time()
+    channel = Channel.create(kind="feed", feed_url=feeds.url("/pod.xml"), created_at=now)
+    ids = {}
+    for name in ("gone", "soon"):
+        ids[name] = Video.create(
+            channel=channel, external_id=name, url=feeds.url(f"/status/{name}"),
+            discovered_at=now, updated_at=now, download_status=PENDING,
+        ).id  # fmt: skip
+    downloads = cluster.start_worker("downloads", threads=1)
+    cluster.python(
+        "from poller import actors\n"
+        f"for video_id in {sorted(ids.values())}: actors.download_video.send(video_id)"
+    )
+    gone = cluster.wait(
+        lambda: Video.get_or_none(
+            (Video.id == ids["gone"]) & (Video.download_status == UNAVAILABLE)
+        ),
+        "the private video to end unavailable",
+        timeout=90,
+    )
+    assert "Private video" in gone.download_error and gone.download_attempts == 1
+    cluster.wait(
+        lambda: f"download video={ids['soon']} deferred" in downloads.text(),
+        "the premiere to be deferred",
+        timeout=90,
+    )
+    soon = Video.get_by_id(ids["soon"])
+    assert soon.download_status == PENDING and soon.download_attempts == 0
+    assert abs(soon.available_at - (now + 7200)) < 120
+    assert f"download video={ids['gone']} unavailable" in downloads.text()
+    # No retry of either: one attempt each, the guarded probe of the link (a page) and
+    # yt-dlp's extraction (the premiere's next try is 2 h away).
+    assert feeds.hits["/status/gone"] == 2 and feeds.hits["/status/soon"] == 2
+    assert downloads.text().count(f"download video={ids['gone']} ") == 1
+    assert Channel.get_by_id(channel.id).consecutive_failures == 0

@@ -20,6 +20,7 @@ from . import config, downloads
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
+from .outcomes import log_poll
 from .pipeline import POLL_FAILED
 from .pipeline import poll_channel as run_poll
 
@@ -89,7 +90,7 @@ def poll_channel(channel_id: int) -> None:
     result = run_poll(
         channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
     )
-    log.info("poll channel=%s %s", channel_id, result.describe())
+    log_poll(log, result)
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
     if result.outcome == POLL_FAILED and result.transient and retrying:

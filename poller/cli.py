@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from peewee import DatabaseError, InterfaceError, OperationalError
+from dramatiq.errors import BrokerError
+from peewee import DatabaseError, InterfaceError
 
 from . import config
+from .config import redact
 from .errors import TubepollerError
 from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
 
@@ -35,10 +39,24 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
 
 
 def _open(settings: config.Settings) -> None:
+    """Open the database a command works on; never create one (only `db init` does)."""
     from .database import connect, open_database
 
+    path = _sqlite_path(settings.database_url)
+    if path is not None and not os.path.exists(path):
+        raise TubepollerError(
+            f"no database at {redact(settings.database_url)}: run `tubepoller db init` first"
+        )
     open_database(settings.database_url)
     connect()
+
+
+def _sqlite_path(url: str) -> str | None:
+    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
+    if config.database_scheme(url) not in config.SQLITE_SCHEMES:
+        return None
+    path = url.split(":///", 1)[-1]
+    return path if path and path != ":memory:" else None
 
 
 def _user(args: argparse.Namespace) -> Any:
@@ -54,7 +72,7 @@ def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
     open_database(settings.database_url)
     added = init_schema()
     print(
-        f"schema ready at {settings.database_url}"
+        f"schema ready at {redact(settings.database_url)}"
         + (f" (added {', '.join(added)})" if added else "")
     )
     return 0
@@ -82,20 +100,42 @@ def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
         f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
         f"mode {result.subscription.mode}"
     )
-    if result.created and _enqueue_poll(settings, result.channel.id):
-        print("first poll queued")
-    elif result.created:
+    if not result.created:
+        return 0
+    if settings.embedded_broker:
         print("first poll at the next tick of `tubepoller up`")
+        return 0
+    from dramatiq.errors import BrokerError
+
+    from .queues import Queues
+
+    try:
+        sent = Queues.of_actors(settings).poll([result.channel.id], time.time())
+    except BrokerError as exc:
+        raise TubepollerError(
+            f"subscription to channel {result.channel.id} saved, but its first poll was not"
+            f" queued ({_broker_failure(settings, exc)}); the next tick polls it"
+        ) from None
+    print("first poll queued" if sent else "first poll at the next tick")
     return 0
 
 
-def _enqueue_poll(settings: config.Settings, channel_id: int) -> bool:
-    """Claim a channel and send its poll when a RabbitMQ broker is configured."""
-    if settings.embedded_broker:
-        return False
-    from .queues import Queues
+# pika nests the cause in layers of reprs; these pull out the words a user needs.
+_BROKER_REASONS = (
+    re.compile(r"(?:NOT_ALLOWED|ACCESS_REFUSED) - ([^'\"]+)"),
+    re.compile(r"Error\(\d+, '([^']+)'\)"),
+)
 
-    return bool(Queues.of_actors(settings).poll([channel_id], time.time()))
+
+def _broker_failure(settings: config.Settings, exc: Exception) -> str:
+    """Describe a failed send in one line, naming the broker (password redacted)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for pattern in _BROKER_REASONS:
+        found = pattern.search(reason)
+        if found:
+            reason = found.group(1).strip().lower()
+            break
+    return redact(f"RabbitMQ at {settings.broker_url} unreachable: {reason}")
 
 
 def cmd_channel_remove(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -127,6 +167,7 @@ def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int
             "interval_s",
             "consecutive_failures",
             "last_error",
+            "catalog_error",
         ],
         args.json,
     )
@@ -158,31 +199,81 @@ def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
-    if args.all:
-        from .embedded import poll_all
-
-        polled = poll_all(settings, due_only=args.due_only)
-        if polled < 0:
-            print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
-        else:
-            print(f"polled {polled} channels")
-        return 0
-    if args.channel_id is None:
-        raise TubepollerError("name a channel id, or use --all")
     from . import pipeline
 
+    if args.all:
+        return _poll_all(args, settings)
+    if args.channel_id is None:
+        raise TubepollerError("name a channel id, or use --all")
+    from . import reads
+    from .outcomes import log_poll
+
     _open(settings)
+    if reads.load(args.channel_id) is None:
+        raise TubepollerError(f"no channel {args.channel_id}")
     result = pipeline.poll_channel(args.channel_id, time.time(), settings)
     print(f"channel {args.channel_id}: {result.describe()}")
+    if result.outcome == pipeline.POLL_FAILED:
+        log_poll(logging.getLogger("poller"), result)
     if result.download_ids:
-        print(f"{len(result.download_ids)} downloads marked pending")
+        print(_start_downloads(settings, result.download_ids))
     return 1 if result.outcome == pipeline.POLL_FAILED else 0
+
+
+def _poll_all(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .embedded import poll_all
+    from .pipeline import POLL_FAILED
+
+    results = poll_all(settings, due_only=args.due_only)
+    if results is None:
+        print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
+        return 0
+    failed = sum(result.outcome == POLL_FAILED for result in results)
+    wanted = sum(len(result.download_ids) for result in results)
+    print(f"polled {len(results)} channels, {failed} failed")
+    if wanted:
+        print(f"{wanted} downloads marked pending; `tubepoller up` starts them at its next tick")
+    return 1 if failed else 0
+
+
+def _start_downloads(settings: config.Settings, video_ids: list[int]) -> str:
+    """Send the downloads a poll made wanted, or leave them to the next tick; say which."""
+    from dramatiq.errors import BrokerError
+
+    from .downloads import hand_to_sweep
+
+    pending = f"{len(video_ids)} downloads marked pending"
+    if not settings.embedded_broker:
+        from .queues import Queues
+
+        queues = Queues.of_actors(settings)
+        try:
+            for video_id in video_ids:
+                queues.download(video_id)
+        except BrokerError as exc:
+            logging.getLogger("poller").warning("%s", _broker_failure(settings, exc))
+        else:
+            return f"{len(video_ids)} downloads queued"
+    # This process cannot reach `up`'s workers: the next tick's sweep sends them.
+    hand_to_sweep(video_ids, time.time())
+    return f"{pending}; `tubepoller up` starts them at its next tick"
 
 
 def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
     from .embedded import run
 
-    return run(settings, api=not args.no_api)
+    return run(settings, api=not args.no_api, tick_every=args.tick_every)
+
+
+JSON_HELP = "print JSON (the API's shape) instead of a table"
+LIMIT_HELP = "show at most this many (default 100)"
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be 1-3600 seconds, got {raw}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = commands.add_parser("user", help="API users").add_subparsers(dest="sub", required=True)
     add = user.add_parser("add", help="create a user and print its API token once")
-    add.add_argument("name")
+    add.add_argument("name", help="the user's name: letters, digits, . _ -")
     add.add_argument("--admin", action="store_true", help="may act on every channel")
     add.set_defaults(handler=cmd_user_add)
 
@@ -217,12 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(handler=cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
-    remove.add_argument("channel_id", type=int)
+    remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")
     remove.add_argument("--user", help="who unsubscribes (default: the only user)")
     remove.set_defaults(handler=cmd_channel_remove)
     listing = channel.add_parser("list", help="every channel (or a user's) with its poll state")
     listing.add_argument("--user", help="only this user's channels, with their mode")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=cmd_channel_list)
 
     video = commands.add_parser("video", help="cataloged videos").add_subparsers(
@@ -232,27 +323,36 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--channel", type=int, help="only this channel")
     listing.add_argument("--user", help="only this user's feed (or channel, with --channel)")
     listing.add_argument("--status", choices=DOWNLOAD_STATES, help="only this download state")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=cmd_video_list)
 
     event = commands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
     listing = event.add_parser("list", help="events, newest first")
     listing.add_argument("--user", help="only this user's events")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=cmd_event_list)
 
     poll = commands.add_parser("poll", help="poll one channel inline, or enqueue polls of all")
-    poll.add_argument("channel_id", nargs="?", type=int)
+    poll.add_argument("channel_id", nargs="?", type=int, help="the channel to poll now")
     poll.add_argument(
-        "--all", action="store_true", help="enqueue every channel (through the claim)"
+        "--all",
+        action="store_true",
+        help="every channel, through the claim: queued with RabbitMQ, polled here without",
     )
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
     poll.set_defaults(handler=cmd_poll)
 
     up = commands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
+    up.add_argument(
+        "--tick-every",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between ticks (claim due channels, send lost downloads); default 60",
+    )
     up.set_defaults(handler=cmd_up)
     return parser
 
@@ -260,27 +360,62 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; expected errors print one line and exit non-zero."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose, service=args.handler is cmd_up)
+    settings: config.Settings | None = None
     try:
         settings = config.get()
-        return args.handler(args, settings)
+        code = args.handler(args, settings)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as the Python docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except TubepollerError as exc:
-        print(f"tubepoller: error: {exc}", file=sys.stderr)
-        return 2
-    except (OperationalError, InterfaceError) as exc:
+        return _error(str(exc))
+    except BrokerError as exc:
+        return _error(_broker_failure(settings, exc) if settings else str(exc))
+    except (DatabaseError, InterfaceError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "no such table" in reason or "does not exist" in reason:
-            reason += " (run `tubepoller db init` first)"
-        print(f"tubepoller: error: database: {reason}", file=sys.stderr)
-        return 2
-    except DatabaseError as exc:
-        print(f"tubepoller: error: database: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 2
+        hint = "no such table" in reason or "does not exist" in reason
+        return _error(
+            f"database: {reason} (at {_database(settings)})"
+            + ("; run `tubepoller db init` first" if hint else "")
+        )
     except KeyboardInterrupt:
         return 130
+
+
+def _error(message: str) -> int:
+    print(f"tubepoller: error: {redact(message)}", file=sys.stderr)
+    return 2
+
+
+def _database(settings: config.Settings | None) -> str:
+    return redact(settings.database_url) if settings else "?"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format log records with every URL's password replaced by ***."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the formatted record, passwords redacted."""
+        return redact(super().format(record))
+
+
+def setup_logging(verbose: bool, *, service: bool) -> None:
+    """Log to stderr with passwords redacted, and without pika's chatter.
+
+    pika logs every connection at INFO; `up` keeps its warnings and errors.
+    A one-shot command reports a refused send itself, in one line, so there
+    pika's connection errors and the enqueue warning would only repeat it.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("pika").setLevel(logging.WARNING if service else logging.CRITICAL)
+    if not service:
+        logging.getLogger("poller.enqueue").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -1,269 +1,24 @@
-"""The `tubepoller` command: set up, subscribe, inspect, poll, run."""
+"""The `tubepoller` command: set up, subscribe, inspect, poll, run.
+
+This module parses the command line, sets up logging and turns expected
+errors into one line; `poller.commands` holds what each command does.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import re
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from dramatiq.errors import BrokerError
 from peewee import DatabaseError, InterfaceError
 
-from . import config
+from . import commands, config
 from .config import redact
 from .errors import TubepollerError
 from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
-
-Handler = Callable[[argparse.Namespace, config.Settings], int]
-
-
-def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    if as_json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not rows:
-        print("(none)")
-        return
-    cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in cells:
-        print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _open(settings: config.Settings) -> None:
-    """Open the database a command works on; never create one (only `db init` does)."""
-    from .database import connect, open_database
-
-    path = _sqlite_path(settings.database_url)
-    if path is not None and not os.path.exists(path):
-        raise TubepollerError(
-            f"no database at {redact(settings.database_url)}: run `tubepoller db init` first"
-        )
-    open_database(settings.database_url)
-    connect()
-
-
-def _sqlite_path(url: str) -> str | None:
-    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
-    if config.database_scheme(url) not in config.SQLITE_SCHEMES:
-        return None
-    path = url.split(":///", 1)[-1]
-    return path if path and path != ":memory:" else None
-
-
-def _user(args: argparse.Namespace) -> Any:
-    """Return the user named by --user, or None without one."""
-    from .listings import user_named
-
-    return user_named(args.user) if args.user else None
-
-
-def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .database import init_schema, open_database
-
-    open_database(settings.database_url)
-    added = init_schema()
-    print(
-        f"schema ready at {redact(settings.database_url)}"
-        + (f" (added {', '.join(added)})" if added else "")
-    )
-    return 0
-
-
-def cmd_user_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .subscriptions import add_user
-
-    _open(settings)
-    user, token = add_user(args.name, time.time(), admin=args.admin)
-    print(f"user {user.name} created{' (admin)' if user.is_admin else ''}; API token (shown once):")
-    print(token)
-    return 0
-
-
-def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import only_user
-    from .subscriptions import subscribe
-
-    _open(settings)
-    user = _user(args) or only_user()
-    result = subscribe(user, args.url, args.mode, time.time(), settings)
-    state = "subscribed" if result.created else "already subscribed"
-    print(
-        f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
-        f"mode {result.subscription.mode}"
-    )
-    if not result.created:
-        return 0
-    if settings.embedded_broker:
-        print("first poll at the next tick of `tubepoller up`")
-        return 0
-    from dramatiq.errors import BrokerError
-
-    from .queues import Queues
-
-    try:
-        sent = Queues.of_actors(settings).poll([result.channel.id], time.time())
-    except BrokerError as exc:
-        raise TubepollerError(
-            f"subscription to channel {result.channel.id} saved, but its first poll was not"
-            f" queued ({_broker_failure(settings, exc)}); the next tick polls it"
-        ) from None
-    print("first poll queued" if sent else "first poll at the next tick")
-    return 0
-
-
-# pika nests the cause in layers of reprs; these pull out the words a user needs.
-_BROKER_REASONS = (
-    re.compile(r"(?:NOT_ALLOWED|ACCESS_REFUSED) - ([^'\"]+)"),
-    re.compile(r"Error\(\d+, '([^']+)'\)"),
-)
-
-
-def _broker_failure(settings: config.Settings, exc: Exception) -> str:
-    """Describe a failed send in one line, naming the broker (password redacted)."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    for pattern in _BROKER_REASONS:
-        found = pattern.search(reason)
-        if found:
-            reason = found.group(1).strip().lower()
-            break
-    return redact(f"RabbitMQ at {settings.broker_url} unreachable: {reason}")
-
-
-def cmd_channel_remove(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import only_user
-    from .subscriptions import unsubscribe
-
-    _open(settings)
-    user = _user(args) or only_user()
-    unsubscribe(user, args.channel_id)
-    print(f"{user.name} unsubscribed from channel {args.channel_id}")
-    return 0
-
-
-def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import channels
-
-    _open(settings)
-    user = _user(args)
-    _print(
-        channels(user),
-        [
-            "id",
-            "kind",
-            "title",
-            "mode" if user else "subscribers",
-            "video_count",
-            "last_polled_at",
-            "next_poll_at",
-            "interval_s",
-            "consecutive_failures",
-            "last_error",
-            "catalog_error",
-        ],
-        args.json,
-    )
-    return 0
-
-
-def cmd_video_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import videos
-
-    _open(settings)
-    page = videos(_user(args), channel_id=args.channel, status=args.status, limit=args.limit)
-    _print(
-        page.items,
-        ["id", "channel_id", "external_id", "published_at", "download_status", "title"],
-        args.json,
-    )
-    return 0
-
-
-def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import events
-
-    _open(settings)
-    rows = events(_user(args), newest_first=True, limit=args.limit)
-    if not args.json:  # the table shows the video's title beside its id
-        rows = [{**row, "title": (row["video"] or {}).get("title")} for row in rows]
-    _print(rows, ["id", "user", "kind", "channel_id", "video_id", "created_at", "title"], args.json)
-    return 0
-
-
-def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
-    from . import pipeline
-
-    if args.all:
-        return _poll_all(args, settings)
-    if args.channel_id is None:
-        raise TubepollerError("name a channel id, or use --all")
-    from . import reads
-    from .outcomes import log_poll
-
-    _open(settings)
-    if reads.load(args.channel_id) is None:
-        raise TubepollerError(f"no channel {args.channel_id}")
-    result = pipeline.poll_channel(args.channel_id, time.time(), settings)
-    print(f"channel {args.channel_id}: {result.describe()}")
-    if result.outcome == pipeline.POLL_FAILED:
-        log_poll(logging.getLogger("poller"), result)
-    if result.download_ids:
-        print(_start_downloads(settings, result.download_ids))
-    return 1 if result.outcome == pipeline.POLL_FAILED else 0
-
-
-def _poll_all(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .embedded import poll_all
-    from .pipeline import POLL_FAILED
-
-    results = poll_all(settings, due_only=args.due_only)
-    if results is None:
-        print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
-        return 0
-    failed = sum(result.outcome == POLL_FAILED for result in results)
-    wanted = sum(len(result.download_ids) for result in results)
-    print(f"polled {len(results)} channels, {failed} failed")
-    if wanted:
-        print(f"{wanted} downloads marked pending; `tubepoller up` starts them at its next tick")
-    return 1 if failed else 0
-
-
-def _start_downloads(settings: config.Settings, video_ids: list[int]) -> str:
-    """Send the downloads a poll made wanted, or leave them to the next tick; say which."""
-    from dramatiq.errors import BrokerError
-
-    from .downloads import hand_to_sweep
-
-    pending = f"{len(video_ids)} downloads marked pending"
-    if not settings.embedded_broker:
-        from .queues import Queues
-
-        queues = Queues.of_actors(settings)
-        try:
-            for video_id in video_ids:
-                queues.download(video_id)
-        except BrokerError as exc:
-            logging.getLogger("poller").warning("%s", _broker_failure(settings, exc))
-        else:
-            return f"{len(video_ids)} downloads queued"
-    # This process cannot reach `up`'s workers: the next tick's sweep sends them.
-    hand_to_sweep(video_ids, time.time())
-    return f"{pending}; `tubepoller up` starts them at its next tick"
-
-
-def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .embedded import run
-
-    return run(settings, api=not args.no_api, tick_every=args.tick_every)
-
 
 JSON_HELP = "print JSON (the API's shape) instead of a table"
 LIMIT_HELP = "show at most this many (default 100)"
@@ -279,22 +34,24 @@ def _seconds(raw: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tubepoller", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db_cmd = commands.add_parser("db", help="database schema").add_subparsers(
+    db_cmd = subcommands.add_parser("db", help="database schema").add_subparsers(
         dest="sub", required=True
     )
     db_cmd.add_parser("init", help="create or upgrade the schema (idempotent)").set_defaults(
-        handler=cmd_db_init
+        handler=commands.cmd_db_init
     )
 
-    user = commands.add_parser("user", help="API users").add_subparsers(dest="sub", required=True)
+    user = subcommands.add_parser("user", help="API users").add_subparsers(
+        dest="sub", required=True
+    )
     add = user.add_parser("add", help="create a user and print its API token once")
     add.add_argument("name", help="the user's name: letters, digits, . _ -")
     add.add_argument("--admin", action="store_true", help="may act on every channel")
-    add.set_defaults(handler=cmd_user_add)
+    add.set_defaults(handler=commands.cmd_user_add)
 
-    channel = commands.add_parser("channel", help="channels and subscriptions").add_subparsers(
+    channel = subcommands.add_parser("channel", help="channels and subscriptions").add_subparsers(
         dest="sub", required=True
     )
     add = channel.add_parser("add", help="subscribe a user to a YouTube channel or a feed")
@@ -306,17 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=FUTURE_ONLY,
         help="future_only downloads new uploads; catalog_only never downloads",
     )
-    add.set_defaults(handler=cmd_channel_add)
+    add.set_defaults(handler=commands.cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
     remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")
     remove.add_argument("--user", help="who unsubscribes (default: the only user)")
-    remove.set_defaults(handler=cmd_channel_remove)
+    remove.set_defaults(handler=commands.cmd_channel_remove)
     listing = channel.add_parser("list", help="every channel (or a user's) with its poll state")
     listing.add_argument("--user", help="only this user's channels, with their mode")
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
-    listing.set_defaults(handler=cmd_channel_list)
+    listing.set_defaults(handler=commands.cmd_channel_list)
 
-    video = commands.add_parser("video", help="cataloged videos").add_subparsers(
+    video = subcommands.add_parser("video", help="cataloged videos").add_subparsers(
         dest="sub", required=True
     )
     listing = video.add_parser("list", help="videos, newest first (undated last)")
@@ -325,16 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=DOWNLOAD_STATES, help="only this download state")
     listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
-    listing.set_defaults(handler=cmd_video_list)
+    listing.set_defaults(handler=commands.cmd_video_list)
 
-    event = commands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
+    event = subcommands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
     listing = event.add_parser("list", help="events, newest first")
     listing.add_argument("--user", help="only this user's events")
     listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
-    listing.set_defaults(handler=cmd_event_list)
+    listing.set_defaults(handler=commands.cmd_event_list)
 
-    poll = commands.add_parser("poll", help="poll one channel inline, or enqueue polls of all")
+    poll = subcommands.add_parser("poll", help="poll one channel inline, or enqueue polls of all")
     poll.add_argument("channel_id", nargs="?", type=int, help="the channel to poll now")
     poll.add_argument(
         "--all",
@@ -342,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="every channel, through the claim: queued with RabbitMQ, polled here without",
     )
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
-    poll.set_defaults(handler=cmd_poll)
+    poll.set_defaults(handler=commands.cmd_poll)
 
-    up = commands.add_parser("up", help="run scheduler, workers and API in one process")
+    up = subcommands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     up.add_argument(
         "--tick-every",
@@ -353,14 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between ticks (claim due channels, send lost downloads); default 60",
     )
-    up.set_defaults(handler=cmd_up)
+    up.set_defaults(handler=commands.cmd_up)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; expected errors print one line and exit non-zero."""
     args = build_parser().parse_args(argv)
-    setup_logging(args.verbose, service=args.handler is cmd_up)
+    setup_logging(args.verbose, service=args.handler is commands.cmd_up)
     settings: config.Settings | None = None
     try:
         settings = config.get()
@@ -374,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TubepollerError as exc:
         return _error(str(exc))
     except BrokerError as exc:
-        return _error(_broker_failure(settings, exc) if settings else str(exc))
+        return _error(commands.broker_failure(settings, exc) if settings else str(exc))
     except (DatabaseError, InterfaceError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = "no such table" in reason or "does not exist" in reason

@@ -101,3 +101,23 @@ def test_the_start_line_and_the_commands_show_no_password(env) -> None:
     assert "database postgresql://postgres:***@127.0.0.1:5432/test" in line
     assert f"RabbitMQ at amqp://guest:***@127.0.0.1:5672/{vhost.name}" in line
     assert "s3cret" not in up.output() and "guest:guest" not in up.output()
+
+
+def test_a_poll_from_the_command_line_sends_its_downloads_to_rabbitmq(
+    env, feeds: FeedServer
+) -> None:
+    require_service("RabbitMQ", ("127.0.0.1", 5672))
+    vhost = Vhost.create()
+    try:
+        with_broker = {**env, "TUBEPOLLER_BROKER_URL": vhost.url}
+        source = feeds.add_channel()
+        source.upload(published=time.time() - 86400)
+        run(with_broker, "user", "add", "alice")
+        run(with_broker, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+        run(with_broker, "poll", "1")  # the first poll catalogs quietly
+        source.upload()
+        polled = run(with_broker, "poll", "1")
+        assert polled.stdout.splitlines() == ["channel 1: new=1 backfill=0", "1 downloads queued"]
+        assert vhost.queues()["downloads"] == (1, 0)
+    finally:
+        vhost.delete()

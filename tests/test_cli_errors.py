@@ -35,6 +35,7 @@ def one_error_line(result, message: str) -> None:
     assert message in result.stderr, result.stderr
 
 
+@pytest.mark.rabbitmq
 @pytest.mark.parametrize(
     "broker",
     [
@@ -130,6 +131,7 @@ def test_read_only_commands_create_no_database_and_name_the_one_missing(tmp_path
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.postgres
 def test_passwords_never_reach_the_terminal(env) -> None:
     url, schema = postgres_schema()
     secret_url = url.replace("postgres@", f"postgres:{PASSWORD}@", 1)

@@ -31,6 +31,7 @@ def video_status(env: dict[str, str], external_id: str) -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_download_wanted_by_the_command_line_starts_within_a_tick(env, feeds: FeedServer) -> None:
     source = feeds.add_channel()
     source.upload(published=time.time() - 86400)
@@ -73,6 +74,8 @@ def test_a_failed_catalog_listing_shows_in_the_table_and_the_api(env, feeds: Fee
     assert channel["catalog_error"] == listed["catalog_error"]
 
 
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
 def test_the_start_line_and_the_commands_show_no_password(env) -> None:
     require_service("RabbitMQ", ("127.0.0.1", 5672))
     url, schema = postgres_schema()
@@ -103,6 +106,7 @@ def test_the_start_line_and_the_commands_show_no_password(env) -> None:
     assert "s3cret" not in up.output() and "guest:guest" not in up.output()
 
 
+@pytest.mark.rabbitmq
 def test_a_poll_from_the_command_line_sends_its_downloads_to_rabbitmq(
     env, feeds: FeedServer
 ) -> None:

@@ -241,20 +241,21 @@ def _start_downloads(settings: config.Settings, video_ids: list[int]) -> str:
     from .downloads import hand_to_sweep
 
     pending = f"{len(video_ids)} downloads marked pending"
-    if not settings.embedded_broker:
-        from .queues import Queues
+    if settings.embedded_broker:
+        # This process cannot reach `up`'s workers: the next tick's sweep sends them.
+        hand_to_sweep(video_ids, time.time())
+        return f"{pending}; `tubepoller up` starts them at its next tick"
+    from .queues import Queues
 
-        queues = Queues.of_actors(settings)
-        try:
-            for video_id in video_ids:
-                queues.download(video_id)
-        except BrokerError as exc:
-            logging.getLogger("poller").warning("%s", broker_failure(settings, exc))
-        else:
-            return f"{len(video_ids)} downloads queued"
-    # This process cannot reach `up`'s workers: the next tick's sweep sends them.
-    hand_to_sweep(video_ids, time.time())
-    return f"{pending}; `tubepoller up` starts them at its next tick"
+    queues = Queues.of_actors(settings)
+    try:
+        for video_id in video_ids:
+            queues.download(video_id)
+    except BrokerError as exc:
+        logging.getLogger("poller").warning("%s", broker_failure(settings, exc))
+        hand_to_sweep(video_ids, time.time())
+        return f"{pending}; the next tick sends them"
+    return f"{len(video_ids)} downloads queued"
 
 
 def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -125,3 +125,11 @@ def test_a_poll_from_the_command_line_sends_its_downloads_to_rabbitmq(
         assert vhost.queues()["downloads"] == (1, 0)
     finally:
         vhost.delete()
+
+
+def test_up_serves_the_api_on_an_ipv6_address(env) -> None:
+    with running_up({**env, "TUBEPOLLER_API_BIND": "[::1]:0"}, "--tick-every", "3600") as up:
+        address = up.wait_for_line(r"API on (http://\[::1\]:\d+/api)").group(1)
+        with urllib.request.urlopen(f"{address}/health", timeout=10) as answer:
+            assert answer.status == 200
+    assert up.process.returncode == 0, up.output()

@@ -20,6 +20,7 @@ from . import config, downloads, metrics
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
+from .outcomes import log_poll
 from .pipeline import POLL_FAILED
 from .pipeline import poll_channel as run_poll
 
@@ -91,7 +92,7 @@ def poll_channel(channel_id: int) -> None:
         channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
     )
     metrics.poll_done(result.outcome, timer.seconds, len(result.new_video_ids))
-    log.info("poll channel=%s %s", channel_id, result.describe())
+    log_poll(log, result)
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
     if result.outcome == POLL_FAILED and result.transient and retrying:

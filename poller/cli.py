@@ -1,243 +1,57 @@
-"""The `tubepoller` command: set up, subscribe, inspect, poll, run."""
+"""The `tubepoller` command: set up, subscribe, inspect, poll, run.
+
+This module parses the command line, sets up logging and turns expected
+errors into one line; `poller.commands` holds what each command does.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from peewee import DatabaseError, InterfaceError, OperationalError
+from dramatiq.errors import BrokerError
+from peewee import DatabaseError, InterfaceError
 
-from . import config
+from . import commands, config
+from .config import redact
 from .errors import TubepollerError
 from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
 
-Handler = Callable[[argparse.Namespace, config.Settings], int]
+JSON_HELP = "print JSON (the API's shape) instead of a table"
+LIMIT_HELP = "show at most this many (default 100)"
 
 
-def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
-    if as_json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not rows:
-        print("(none)")
-        return
-    cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in cells:
-        print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _open(settings: config.Settings) -> None:
-    from .database import connect, open_database
-
-    open_database(settings.database_url)
-    connect()
-
-
-def _user(args: argparse.Namespace) -> Any:
-    """Return the user named by --user, or None without one."""
-    from .listings import user_named
-
-    return user_named(args.user) if args.user else None
-
-
-def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .database import init_schema, open_database
-
-    open_database(settings.database_url)
-    added = init_schema()
-    print(
-        f"schema ready at {settings.database_url}"
-        + (f" (added {', '.join(added)})" if added else "")
-    )
-    return 0
-
-
-def cmd_user_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .subscriptions import add_user
-
-    _open(settings)
-    user, token = add_user(args.name, time.time(), admin=args.admin)
-    print(f"user {user.name} created{' (admin)' if user.is_admin else ''}; API token (shown once):")
-    print(token)
-    return 0
-
-
-def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import only_user
-    from .subscriptions import subscribe
-
-    _open(settings)
-    user = _user(args) or only_user()
-    result = subscribe(user, args.url, args.mode, time.time(), settings)
-    state = "subscribed" if result.created else "already subscribed"
-    print(
-        f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
-        f"mode {result.subscription.mode}"
-    )
-    if result.created and _enqueue_poll(settings, result.channel.id):
-        print("first poll queued")
-    elif result.created:
-        print("first poll at the next tick of `tubepoller up`")
-    return 0
-
-
-def _enqueue_poll(settings: config.Settings, channel_id: int) -> bool:
-    """Claim a channel and send its poll when a RabbitMQ broker is configured."""
-    if settings.embedded_broker:
-        return False
-    from .queues import Queues
-
-    return bool(Queues.of_actors(settings).poll([channel_id], time.time()))
-
-
-def cmd_channel_remove(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import only_user
-    from .subscriptions import unsubscribe
-
-    _open(settings)
-    user = _user(args) or only_user()
-    unsubscribe(user, args.channel_id)
-    print(f"{user.name} unsubscribed from channel {args.channel_id}")
-    return 0
-
-
-def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import channels
-
-    _open(settings)
-    user = _user(args)
-    _print(
-        channels(user),
-        [
-            "id",
-            "kind",
-            "title",
-            "mode" if user else "subscribers",
-            "video_count",
-            "last_polled_at",
-            "next_poll_at",
-            "interval_s",
-            "consecutive_failures",
-            "last_error",
-        ],
-        args.json,
-    )
-    return 0
-
-
-def cmd_video_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import videos
-
-    _open(settings)
-    page = videos(_user(args), channel_id=args.channel, status=args.status, limit=args.limit)
-    _print(
-        page.items,
-        ["id", "channel_id", "external_id", "published_at", "download_status", "title"],
-        args.json,
-    )
-    return 0
-
-
-def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .listings import events
-
-    _open(settings)
-    rows = events(_user(args), newest_first=True, limit=args.limit)
-    if not args.json:  # the table shows the video's title beside its id
-        rows = [{**row, "title": (row["video"] or {}).get("title")} for row in rows]
-    _print(rows, ["id", "user", "kind", "channel_id", "video_id", "created_at", "title"], args.json)
-    return 0
-
-
-def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
-    if args.all:
-        from .embedded import poll_all
-
-        polled = poll_all(settings, due_only=args.due_only)
-        if polled < 0:
-            print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
-        else:
-            print(f"polled {polled} channels")
-        return 0
-    if args.channel_id is None:
-        raise TubepollerError("name a channel id, or use --all")
-    from . import pipeline
-
-    _open(settings)
-    result = pipeline.poll_channel(args.channel_id, time.time(), settings)
-    print(f"channel {args.channel_id}: {result.describe()}")
-    if result.download_ids:
-        print(f"{len(result.download_ids)} downloads marked pending")
-    return 1 if result.outcome == pipeline.POLL_FAILED else 0
-
-
-def cmd_import(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .imports import Imported, import_subscriptions, read_subscriptions
-    from .listings import only_user
-
-    try:
-        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    except OSError as exc:
-        raise TubepollerError(f"cannot read {args.file}: {exc.strerror}") from None
-    listed = read_subscriptions(data)
-    _open(settings)
-    user = _user(args) or only_user()
-    print(f"importing {len(listed)} subscriptions for {user.name}", file=sys.stderr)
-
-    def progress(done: Imported) -> None:
-        print(f"  {done.seen}/{len(listed)}: {done.summary()}", file=sys.stderr)
-
-    done = import_subscriptions(
-        user, listed, time.time(), settings, mode=args.mode, progress=progress
-    )
-    for url, reason in done.refused:
-        print(f"refused {url}: {reason}")
-    print(done.summary() + ("; first polls at the next tick" if done.added else ""))
-    return 0
-
-
-def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .imports import export_opml
-
-    _open(settings)
-    sys.stdout.write(export_opml(_user(args)))
-    return 0
-
-
-def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
-    from .embedded import run
-
-    return run(settings, api=not args.no_api)
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be 1-3600 seconds, got {raw}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tubepoller", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    db_cmd = commands.add_parser("db", help="database schema").add_subparsers(
+    db_cmd = subcommands.add_parser("db", help="database schema").add_subparsers(
         dest="sub", required=True
     )
     db_cmd.add_parser("init", help="create or upgrade the schema (idempotent)").set_defaults(
-        handler=cmd_db_init
+        handler=commands.cmd_db_init
     )
 
-    user = commands.add_parser("user", help="API users").add_subparsers(dest="sub", required=True)
+    user = subcommands.add_parser("user", help="API users").add_subparsers(
+        dest="sub", required=True
+    )
     add = user.add_parser("add", help="create a user and print its API token once")
-    add.add_argument("name")
+    add.add_argument("name", help="the user's name: letters, digits, . _ -")
     add.add_argument("--admin", action="store_true", help="may act on every channel")
-    add.set_defaults(handler=cmd_user_add)
+    add.set_defaults(handler=commands.cmd_user_add)
 
-    channel = commands.add_parser("channel", help="channels and subscriptions").add_subparsers(
+    channel = subcommands.add_parser("channel", help="channels and subscriptions").add_subparsers(
         dest="sub", required=True
     )
     add = channel.add_parser("add", help="subscribe a user to a YouTube channel or a feed")
@@ -249,43 +63,45 @@ def build_parser() -> argparse.ArgumentParser:
         default=FUTURE_ONLY,
         help="future_only downloads new uploads; catalog_only never downloads",
     )
-    add.set_defaults(handler=cmd_channel_add)
+    add.set_defaults(handler=commands.cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
-    remove.add_argument("channel_id", type=int)
+    remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")
     remove.add_argument("--user", help="who unsubscribes (default: the only user)")
-    remove.set_defaults(handler=cmd_channel_remove)
+    remove.set_defaults(handler=commands.cmd_channel_remove)
     listing = channel.add_parser("list", help="every channel (or a user's) with its poll state")
     listing.add_argument("--user", help="only this user's channels, with their mode")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=cmd_channel_list)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(handler=commands.cmd_channel_list)
 
-    video = commands.add_parser("video", help="cataloged videos").add_subparsers(
+    video = subcommands.add_parser("video", help="cataloged videos").add_subparsers(
         dest="sub", required=True
     )
     listing = video.add_parser("list", help="videos, newest first (undated last)")
     listing.add_argument("--channel", type=int, help="only this channel")
     listing.add_argument("--user", help="only this user's feed (or channel, with --channel)")
     listing.add_argument("--status", choices=DOWNLOAD_STATES, help="only this download state")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=cmd_video_list)
+    listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(handler=commands.cmd_video_list)
 
-    event = commands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
+    event = subcommands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
     listing = event.add_parser("list", help="events, newest first")
     listing.add_argument("--user", help="only this user's events")
-    listing.add_argument("--limit", type=int, default=100)
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=cmd_event_list)
+    listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(handler=commands.cmd_event_list)
 
-    poll = commands.add_parser("poll", help="poll one channel inline, or enqueue polls of all")
-    poll.add_argument("channel_id", nargs="?", type=int)
+    poll = subcommands.add_parser("poll", help="poll one channel inline, or enqueue polls of all")
+    poll.add_argument("channel_id", nargs="?", type=int, help="the channel to poll now")
     poll.add_argument(
-        "--all", action="store_true", help="enqueue every channel (through the claim)"
+        "--all",
+        action="store_true",
+        help="every channel, through the claim: queued with RabbitMQ, polled here without",
     )
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
-    poll.set_defaults(handler=cmd_poll)
+    poll.set_defaults(handler=commands.cmd_poll)
 
-    imports = commands.add_parser(
+    imports = subcommands.add_parser(
         "import", help="subscribe a user to every channel of an OPML file or subscriptions.csv"
     )
     imports.add_argument("file", help="an OPML file, YouTube's subscriptions.csv, or - for stdin")
@@ -293,41 +109,83 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument(
         "--mode", choices=MODES, default=FUTURE_ONLY, help="tracking mode of every new subscription"
     )
-    imports.set_defaults(handler=cmd_import)
-    export = commands.add_parser("export", help="print the subscriptions as OPML")
+    imports.set_defaults(handler=commands.cmd_import)
+    export = subcommands.add_parser("export", help="print the subscriptions as OPML")
     export.add_argument("--user", help="only this user's subscriptions (default: every channel)")
-    export.set_defaults(handler=cmd_export)
+    export.set_defaults(handler=commands.cmd_export)
 
-    up = commands.add_parser("up", help="run scheduler, workers and API in one process")
+    up = subcommands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
-    up.set_defaults(handler=cmd_up)
+    up.add_argument(
+        "--tick-every",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between ticks (claim due channels, send lost downloads); default 60",
+    )
+    up.set_defaults(handler=commands.cmd_up)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; expected errors print one line and exit non-zero."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose, service=args.handler is commands.cmd_up)
+    settings: config.Settings | None = None
     try:
         settings = config.get()
-        return args.handler(args, settings)
+        code = args.handler(args, settings)
+        sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as the Python docs advise.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except TubepollerError as exc:
-        print(f"tubepoller: error: {exc}", file=sys.stderr)
-        return 2
-    except (OperationalError, InterfaceError) as exc:
+        return _error(str(exc))
+    except BrokerError as exc:
+        return _error(commands.broker_failure(settings, exc) if settings else str(exc))
+    except (DatabaseError, InterfaceError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "no such table" in reason or "does not exist" in reason:
-            reason += " (run `tubepoller db init` first)"
-        print(f"tubepoller: error: database: {reason}", file=sys.stderr)
-        return 2
-    except DatabaseError as exc:
-        print(f"tubepoller: error: database: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-        return 2
+        hint = "no such table" in reason or "does not exist" in reason
+        return _error(
+            f"database: {reason} (at {_database(settings)})"
+            + ("; run `tubepoller db init` first" if hint else "")
+        )
     except KeyboardInterrupt:
         return 130
+
+
+def _error(message: str) -> int:
+    print(f"tubepoller: error: {redact(message)}", file=sys.stderr)
+    return 2
+
+
+def _database(settings: config.Settings | None) -> str:
+    return redact(settings.database_url) if settings else "?"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format log records with every URL's password replaced by ***."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the formatted record, passwords redacted."""
+        return redact(super().format(record))
+
+
+def setup_logging(verbose: bool, *, service: bool) -> None:
+    """Log to stderr with passwords redacted, and without pika's chatter.
+
+    pika logs every connection at INFO; `up` keeps its warnings and errors.
+    A one-shot command reports a refused send itself, in one line, so there
+    pika's connection errors and the enqueue warning would only repeat it.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    logging.getLogger("pika").setLevel(logging.WARNING if service else logging.CRITICAL)
+    if not service:
+        logging.getLogger("poller.enqueue").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,19 @@ def database_scheme(url: str) -> str | None:
     scheme, sep, _ = url.partition("://")
     scheme = scheme.lower()
     return scheme if sep and scheme in SQLITE_SCHEMES + POSTGRES_SCHEMES else None
+
+
+# user:password@ in any URL: the password goes, the rest stays readable.
+_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^/\s]*@", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Return a URL (or any text holding URLs) with each password replaced by ***.
+
+    Every URL the CLI prints or the service logs goes through this, so the
+    database and AMQP passwords never reach a terminal or a log file.
+    """
+    return _PASSWORD.sub(r"\g<head>:***@", text)
 
 
 def number(low: float, high: float, kind: Callable[[float], Any] = float) -> Check:
@@ -61,14 +75,14 @@ def flag(raw: str) -> bool:
 def sqlite_or_postgres_url(raw: str) -> str:
     """Check a peewee database URL against the schemes the database layer opens."""
     if database_scheme(raw) is None:
-        raise ValueError(f"must be sqlite:///PATH or postgresql://…, got {raw!r}")
+        raise ValueError(f"must be sqlite:///PATH or postgresql://…, got {redact(raw)!r}")
     return raw
 
 
 def amqp_url(raw: str) -> str:
     """Check a RabbitMQ URL."""
     if not raw.startswith(("amqp://", "amqps://")):
-        raise ValueError(f"must be amqp://…, got {raw!r}")
+        raise ValueError(f"must be amqp://…, got {redact(raw)!r}")
     return raw
 
 
@@ -87,9 +101,22 @@ def cookies_path(raw: str) -> Path:
     return Path(raw)
 
 
-def text(raw: str) -> str:
-    """Accept any text."""
+def host_port(raw: str) -> str:
+    """Check a listen address: host:port or [IPv6]:port, the port 0-65535."""
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), got {raw!r}")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"must write an IPv6 host in brackets, as [::1]:8080, got {raw!r}")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"must end in a port number 0-65535, got {raw!r}")
     return raw
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """Return the host (without IPv6 brackets) and port of a checked host:port."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def option(default: Any, check: Check, doc: str) -> Any:
@@ -129,7 +156,11 @@ class Settings:
     max_redirects: int = option(5, number(0, 20, int), "redirects followed per fetch")
     claim_lease: float = option(900.0, number(10, 86400), "seconds a claim on a channel holds")
     allow_private_networks: bool = option(False, flag, "allow loopback/private feed addresses")
-    api_bind: str = option("127.0.0.1:8080", text, "where `tubepoller up` serves the API")
+    api_bind: str = option(
+        "127.0.0.1:8080",
+        host_port,
+        "host:port or [IPv6]:port where `tubepoller up` serves the API",
+    )
     # Hosts (poller/hosts.py): None = 2/s for the YouTube host, 10/s for others.
     host_rate: float | None = option(
         None, number(0.001, 1000), "requests per second per host, for every host"

@@ -75,6 +75,19 @@ def request(video_id: int, now: float) -> bool:
     return bool(updated)
 
 
+def hand_to_sweep(video_ids: list[int], now: float) -> None:
+    """Date pending videos back so the next tick's lost-download sweep sends them.
+
+    A process that cannot reach the workers (the CLI beside an embedded
+    `tubepoller up`) marks downloads wanted but cannot send them; dated as
+    lost, they start within a tick instead of after RESEND_AFTER.
+    """
+    if video_ids:
+        Video.update(updated_at=now - RESEND_AFTER - 1).where(
+            Video.id.in_(video_ids) & (Video.download_status == PENDING)
+        ).execute()
+
+
 def download_video(
     video_id: int, now: float, settings: Settings, *, retrying: bool
 ) -> DownloadOutcome:

@@ -9,17 +9,24 @@ With TUBEPOLLER_BROKER_URL set the same process talks to RabbitMQ.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from .config import Settings
+from .config import Settings, redact, split_host_port
+from .errors import TubepollerError
+
+if TYPE_CHECKING:
+    from .pipeline import PollResult
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +41,33 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _ThreadingWSGIServer6(_ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
         log.debug("api: " + format, *args)
 
 
-def run(settings: Settings, *, api: bool = True) -> int:
-    """Run until Ctrl-C or SIGTERM; return the exit code."""
+def run(settings: Settings, *, api: bool = True, tick_every: float = TICK_EVERY) -> int:
+    """Run until Ctrl-C or SIGTERM; return the exit code.
+
+    Raises:
+        TubepollerError: the media directory or the API address is unusable.
+    """
     from dramatiq import Worker
 
-    from . import actors, ytdlp
+    from . import actors
     from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
 
-    # An unusable MEDIA_DIR stops `up` with one line (MediaDirError), not a traceback.
-    ytdlp.prepare_dir(settings.media_dir)
+    check_media_dir(settings)
     # Opened before the workers boot, which then keep it (WorkerSettings).
     open_database(settings.database_url)
     init_schema()
+    # Bound before anything starts, so a busy port is one error and no half-started service.
+    server = _serve_api(settings) if api else None
     # Two workers (polls never wait behind downloads) each add their own
     # middleware to the one broker, which Dramatiq warns about needlessly.
     logging.getLogger(f"dramatiq.broker.{type(actors.broker).__name__}").addFilter(
@@ -64,17 +80,16 @@ def run(settings: Settings, *, api: bool = True) -> int:
     for worker in workers:
         worker.start()
     stop = threading.Event()
-    timer = threading.Thread(target=_tick_every_minute, args=(actors.tick, stop), daemon=True)
+    timer = threading.Thread(target=_tick_every, args=(actors.tick, stop, tick_every), daemon=True)
     timer.start()
-    server = _serve_api(settings) if api else None
     # Both stop cleanly, even when started from a shell that ignores SIGINT.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     mode = "in-process broker" if settings.embedded_broker else "RabbitMQ"
     log.info(
         "tubepoller up: database %s, %s%s; Ctrl-C stops",
-        settings.database_url,
-        mode,
+        redact(settings.database_url),
+        mode if settings.embedded_broker else f"{mode} at {redact(settings.broker_url)}",
         f", API on http://{_address(server)}/api" if server else "",
     )
     while not stop.wait(1.0):
@@ -88,20 +103,38 @@ def run(settings: Settings, *, api: bool = True) -> int:
     return 0
 
 
+def check_media_dir(settings: Settings) -> None:
+    """Create the media directory if need be and check that downloads can be written there.
+
+    Raises:
+        TubepollerError: it cannot be created or written to.
+    """
+    where = f"TUBEPOLLER_MEDIA_DIR {str(settings.media_dir)!r}"
+    if settings.media_dir.exists() and not settings.media_dir.is_dir():
+        raise TubepollerError(f"{where}: not a directory")
+    try:
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TubepollerError(f"{where}: cannot create it: {exc.strerror}") from None
+    if not os.access(settings.media_dir, os.W_OK | os.X_OK):
+        raise TubepollerError(f"{where}: not writable by this user")
+
+
 def _address(server: WSGIServer) -> str:
     """Return host:port the API listens on (the real port when bound to 0)."""
     host, port = server.server_address[:2]
-    return f"{host!s}:{port}"
+    host = str(host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _tick_every_minute(tick: Any, stop: threading.Event) -> None:
-    """Send a tick now and at the start of every minute, like `cron * * * * *`."""
+def _tick_every(tick: Any, stop: threading.Event, every: float) -> None:
+    """Send a tick now and at the start of every period (60 s: like `cron * * * * *`)."""
     while not stop.is_set():
         try:
             tick.send()
         except Exception:  # a broker outage must not end the timer
-            log.exception("tick: could not send; trying again next minute")
-        stop.wait(TICK_EVERY - time.time() % TICK_EVERY)
+            log.exception("tick: could not send; trying again at the next one")
+        stop.wait(every - time.time() % every)
 
 
 def load_factory(name: str) -> Any:
@@ -111,25 +144,33 @@ def load_factory(name: str) -> Any:
 
 
 def _serve_api(settings: Settings) -> _ThreadingWSGIServer:
-    host, _, port = settings.api_bind.rpartition(":")
-    server = make_server(
-        host or "127.0.0.1",
-        int(port),
-        load_factory(API_FACTORY)(settings),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_QuietHandler,
-    )
+    host, port = split_host_port(settings.api_bind)
+    app = load_factory(API_FACTORY)(settings)
+    try:
+        server = make_server(
+            host,
+            port,
+            app,
+            server_class=_ThreadingWSGIServer6 if ":" in host else _ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+    except OSError as exc:
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise TubepollerError(
+            f"cannot serve the API on {settings.api_bind} (TUBEPOLLER_API_BIND): {reason}"
+        ) from None
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server  # type: ignore[return-value]
 
 
-def poll_all(settings: Settings, *, due_only: bool) -> int:
+def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
     """Poll every channel (or every due one) through the scheduler's claim.
 
     With RabbitMQ the claim and fan-out run as a tick message on the tick
-    queue, which the poll workers consume. Without a broker there is no
-    worker to send to, so the claimed channels are polled here, a few at a
-    time, and this returns when done.
+    queue, which the poll workers consume, and this returns None. Without a
+    broker there is no worker to send to, so the claimed channels are polled
+    here, a few at a time, and this returns their `PollResult`s when done;
+    the downloads they want are left for the next tick of `tubepoller up`.
     """
     from .database import open_database
 
@@ -137,20 +178,25 @@ def poll_all(settings: Settings, *, due_only: bool) -> int:
         from . import actors
 
         actors.tick.send(due_only=due_only)
-        return -1
+        return None
     from . import pipeline
     from .claim import claim
+    from .downloads import hand_to_sweep
     from .models import db
+    from .outcomes import log_poll
 
     open_database(settings.database_url)
 
     def poll(channel_id: int) -> pipeline.PollResult:
         with db.connection_context():
             result = pipeline.poll_channel(channel_id, time.time(), settings)
+            hand_to_sweep(result.download_ids, time.time())
+            if result.outcome == pipeline.POLL_FAILED:
+                log_poll(log, result)
         print(f"channel {channel_id}: {result.describe()}")
         return result
 
     with db.connection_context():
         ids = claim(time.time(), settings.claim_lease, due_only=due_only, limit=1_000_000)
     with ThreadPoolExecutor(POLL_THREADS) as pool:
-        return len(list(pool.map(poll, ids)))
+        return list(pool.map(poll, ids))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,33 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import cli_env, run
 from tests.support.feedserver import FeedServer
 from tests.support.synthetic import WINDOW
 
 
-def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "poller.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
-    return result
-
-
 @pytest.fixture
 def env(tmp_path: Path, feeds: FeedServer) -> dict[str, str]:
-    values = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
-    values.update(
-        TUBEPOLLER_DATA_DIR=str(tmp_path / "data"),
-        TUBEPOLLER_YOUTUBE_URL=feeds.base,
-        TUBEPOLLER_ALLOW_PRIVATE_NETWORKS="1",
-        TUBEPOLLER_API_BIND="127.0.0.1:0",
-    )
-    return values
+    return cli_env(tmp_path / "data", feeds.base)
 
 
 def test_a_user_subscribes_polls_and_lists_as_json(env, feeds: FeedServer) -> None:

@@ -107,3 +107,27 @@ def test_every_option_is_in_the_readme() -> None:
     for spec in dataclasses.fields(Settings):
         assert config.variable(spec.name) in documented
         assert spec.metadata["doc"]
+
+
+@pytest.mark.parametrize(
+    "shown, redacted",
+    [
+        ("postgresql://postgres:s3cret@db:5432/tp", "postgresql://postgres:***@db:5432/tp"),
+        ("amqp://guest:guest@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"),
+        ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),  # an unquoted @ in it
+        ("sqlite:///data/tubepoller.db", "sqlite:///data/tubepoller.db"),
+        ("postgresql://nobody@h/db", "postgresql://nobody@h/db"),
+        ("at amqp://a:b@h/ and postgres://c:d@h/x", "at amqp://a:***@h/ and postgres://c:***@h/x"),
+    ],
+)
+def test_redact_hides_every_password_and_keeps_the_rest(shown: str, redacted: str) -> None:
+    assert config.redact(shown) == redacted
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8080", "0.0.0.0:0", "[::1]:8080", "localhost:65535"])
+def test_an_api_bind_is_host_and_port(bind: str) -> None:
+    assert load({"TUBEPOLLER_API_BIND": bind}).api_bind == bind
+
+
+def test_an_ipv6_api_bind_is_split_without_its_brackets() -> None:
+    assert config.split_host_port("[::1]:8080") == ("::1", 8080)

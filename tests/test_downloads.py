@@ -228,5 +228,5 @@ def test_up_with_a_media_dir_that_is_a_file_is_a_one_line_error(tmp_path: Path) 
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"tubepoller: error: media dir {media} is not a directory"
+        f"tubepoller: error: TUBEPOLLER_MEDIA_DIR '{media}': not a directory"
     ]

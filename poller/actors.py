@@ -83,11 +83,19 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     max_backoff=300_000,
     time_limit_from=poll_time_limit,  # applied at worker boot (middleware.WorkerSettings)
 )
-def poll_channel(channel_id: int) -> None:
-    """Poll one channel; raise on a transient failure so Dramatiq retries it."""
+def poll_channel(channel_id: int, probe: str | None = None) -> None:
+    """Poll one channel; raise on a transient failure so Dramatiq retries it.
+
+    `probe` is the token of its paused host's probe, when the tick sent it as that.
+    """
     retrying = _retries_left()
     result = run_poll(
-        channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
+        channel_id,
+        time.time(),
+        config.get(),
+        retrying=retrying,
+        redelivered=_redelivered(),
+        probe=probe,
     )
     log.info("poll channel=%s %s", channel_id, result.describe())
     for video_id in result.download_ids:  # after the commit: the rows are visible

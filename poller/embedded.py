@@ -46,11 +46,15 @@ def run(settings: Settings, *, api: bool = True) -> int:
     from . import actors
     from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
+    from .host_links import backfill
+    from .models import db
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     # Opened before the workers boot, which then keep it (WorkerSettings).
     open_database(settings.database_url)
     init_schema()
+    with db.connection_context():
+        backfill(settings, time.time())
     # Two workers (polls never wait behind downloads) each add their own
     # middleware to the one broker, which Dramatiq warns about needlessly.
     logging.getLogger(f"dramatiq.broker.{type(actors.broker).__name__}").addFilter(

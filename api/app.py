@@ -54,7 +54,7 @@ class Services:
     downloads: Any
     queues: Any
     database: Any
-    health: Callable[[], dict[str, str]]
+    health: Callable[[], dict[str, Any]]
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -67,8 +67,15 @@ class Services:
         from poller.broker import broker_state
         from poller.queues import Queues
 
-        def health() -> dict[str, str]:
-            return {"database": database.database_state(), "broker": broker_state(actors.broker)}
+        def health() -> dict[str, Any]:
+            state: dict[str, Any] = {
+                "database": database.database_state(),
+                "broker": broker_state(actors.broker),
+            }
+            # A paused host is the platform refusing us, not the service down:
+            # it is shown, and the answer stays 200.
+            state["hosts"] = listings.hosts(time.time()) if state["database"] == "ok" else []
+            return state
 
         return cls(
             settings=settings,

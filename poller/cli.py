@@ -50,12 +50,17 @@ def _user(args: argparse.Namespace) -> Any:
 
 def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
     from .database import init_schema, open_database
+    from .host_links import backfill
+    from .models import db
 
     open_database(settings.database_url)
     added = init_schema()
+    with db.connection_context():
+        linked = backfill(settings, time.time())
     print(
         f"schema ready at {settings.database_url}"
         + (f" (added {', '.join(added)})" if added else "")
+        + (f" (linked {linked} channels to their hosts)" if linked else "")
     )
     return 0
 
@@ -126,6 +131,7 @@ def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int
             "next_poll_at",
             "interval_s",
             "consecutive_failures",
+            "paused",
             "last_error",
         ],
         args.json,
@@ -177,6 +183,15 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
     if result.download_ids:
         print(f"{len(result.download_ids)} downloads marked pending")
     return 1 if result.outcome == pipeline.POLL_FAILED else 0
+
+
+def cmd_host_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .listings import hosts
+
+    _open(settings)
+    columns = ["name", "state", "paused_until", "pause_level", "pause_reason", "degraded"]
+    _print(hosts(time.time()), columns, args.json)
+    return 0
 
 
 def cmd_up(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -250,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
     poll.set_defaults(handler=cmd_poll)
+
+    host = commands.add_parser("host", help="the hosts polled: pauses, outages").add_subparsers(
+        dest="sub", required=True
+    )
+    listing = host.add_parser("list", help="every host with its pause and degraded flag")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_host_list)
 
     up = commands.add_parser("up", help="run scheduler, workers and API in one process")
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")

@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads
+from . import config, downloads, host_health
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
@@ -63,8 +63,9 @@ def _retries_left() -> bool:
 # by periodiq: due channels stay due until the next one.
 @dramatiq.actor(queue_name=TICK_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
-    """Claim due channels, send one poll message each, re-send lost downloads."""
+    """Mark degraded hosts, claim due channels and send their polls, re-send lost downloads."""
     settings = config.get()
+    host_health.refresh_degraded(time.time())
     sent = enqueue_polls(
         poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids
     )

@@ -48,10 +48,14 @@ class Verdict:
     Attributes:
         defer_to: the host is paused: poll again then, charging nothing.
         charge: count the failure against the channel (False: the platform's).
+        kind: how the answer counted for the host (`host_signals.classify`).
+        gone: a 404 long after the channel's last good poll: it is gone.
     """
 
     defer_to: float | None = None
     charge: bool = True
+    kind: str | None = None
+    gone: bool = False
 
 
 def after_failure(
@@ -89,7 +93,8 @@ def after_failure(
         log.warning(
             "host %s paused until %.0f (%s): %s", name, state.paused_until or now, kind, error
         )
-        return Verdict(defer_to=hosts.defer_until(state.paused_until or now, rand), charge=False)
+        later = hosts.defer_until(state.paused_until or now, rand)
+        return Verdict(defer_to=later, charge=False, kind=kind)
     if probe:
         # The host answered, only not with a pause: it takes requests again.
         # Without an answer (a timeout) the probe told nothing: let another go.
@@ -97,7 +102,7 @@ def after_failure(
             host_store.clear_pause(name, probe)
         else:
             host_store.release_probe(name, probe)
-    return Verdict(charge=effect.charge_channel)
+    return Verdict(charge=effect.charge_channel, kind=kind, gone=effect.gone)
 
 
 def _name_of(channel: Channel) -> str | None:

@@ -113,6 +113,9 @@ class Channel(BaseModel):
     # The host its polls spend from (poller/hosts.py); set at subscribe, and
     # by `db init` for rows from before the column. NULL: not budgeted.
     host = ForeignKeyField(Host, null=True, on_delete="SET NULL")
+    # How the last failure counted for the host (poller.host_signals.classify);
+    # meaningful while last_outcome is "failed". Degraded hosts are found by it.
+    last_failure_kind = CharField(max_length=16, null=True)
     host_id: int | None
 
 

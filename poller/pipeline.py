@@ -130,7 +130,9 @@ def poll_channel(
         if verdict.defer_to is not None:
             store.defer(channel.id, now, verdict.defer_to, str(exc))
             return PollResult(channel_id, DEFERRED, error=str(exc))
-        return _fail(channel, now, bounds, exc, rng, lease=lease, charge=verdict.charge)
+        if verdict.gone:
+            exc = PermanentError(f"gone: {exc}")
+        return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
     except (DatabaseError, InterfaceError):
         # A locked or restarting database: Dramatiq retries the message. This
         # attempt did not crash its worker, so it must not count as one.
@@ -236,16 +238,17 @@ def _fail(
     rng: Callable[[], float],
     *,
     lease: float,
-    charge: bool = True,
+    verdict: host_effects.Verdict | None = None,
 ) -> PollResult:
     """Record a failure; keep the claim for `lease` seconds while a retry is due.
 
     An uncharged failure (its host is degraded: the platform's outage) keeps
     the channel's normal cadence and gets no quick retry.
     """
-    if not charge:
+    kind = verdict.kind if verdict else None
+    if verdict and not verdict.charge:
         wait = max(channel.interval_s, bounds.min_s)
-        store.record_failure(channel.id, str(exc), now, now + wait, charge=False)
+        store.record_failure(channel.id, str(exc), now, now + wait, charge=False, kind=kind)
         return PollResult(channel.id, POLL_FAILED, error=str(exc))
     failures = channel.consecutive_failures + 1
     wait = delay_after_failure(failures, bounds, rng())
@@ -256,5 +259,6 @@ def _fail(
         now,
         next_poll_at(now, wait, hint, bounds),
         claimed_until=now + lease if lease and exc.transient else 0,
+        kind=kind,
     )
     return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)

@@ -92,19 +92,22 @@ def record_failure(
     *,
     claimed_until: float = 0,
     charge: bool = True,
+    kind: str | None = None,
 ) -> None:
     """Record a failed poll: count it, keep the reason, push the next poll out.
 
     `claimed_until` stays in the future while Dramatiq retries the message,
     so the tick does not enqueue the channel beside the retry. `charge=False`
     records a failure that is the platform's (its host is degraded): the
-    reason is kept, the failure is not counted.
+    reason is kept, the failure is not counted. `kind` is how it counted for
+    the host (`host_signals.classify`), which tells a platform outage.
     """
     Channel.update(
         consecutive_failures=Channel.consecutive_failures + (1 if charge else 0),
         last_error=error[:1000],
         last_error_at=now,
         last_outcome="failed",
+        last_failure_kind=kind,
         next_poll_at=next_poll_at,
         claimed_until=claimed_until,
         poll_attempts=0,

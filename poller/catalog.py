@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,20 +31,24 @@ class CatalogEntry:
     published_at: float | None  # epoch seconds, when yt-dlp knew it
 
 
-def list_catalog(url: str, *, timeout: float, video_url_base: str) -> list[CatalogEntry]:
+def list_catalog(
+    url: str, *, timeout: float, video_url_base: str, extra_args: Sequence[str] = ()
+) -> list[CatalogEntry]:
     """List every video yt-dlp finds at ``url``, without resolving each one.
 
     Args:
         url: a channel, playlist, feed or single-video URL.
         timeout: seconds before yt-dlp is killed.
         video_url_base: where a bare YouTube id's watch URL points.
+        extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
 
     Raises:
         TransientError: timeout, network failure, or yt-dlp failing in a retryable way.
         PermanentError: the URL is gone or unsupported, or yt-dlp printed no JSON.
     """
     # "--" so that a URL starting with "-" is never read as an option.
-    out = ytdlp.run(["--flat-playlist", "--dump-single-json", "--", url], timeout=timeout)
+    args = [*extra_args, "--flat-playlist", "--dump-single-json", "--", url]
+    out = ytdlp.run(args, timeout=timeout)
     try:
         info = json.loads(out)
     except json.JSONDecodeError:

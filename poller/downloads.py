@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from . import sources, ytdlp
+from . import host_turn, sources, ytdlp
 from .config import Settings
 from .errors import PermanentError, PollError
 from .models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video, db
@@ -33,6 +33,7 @@ class DownloadOutcome:
     status: str  # complete | failed | pending (will retry) | skipped
     error: str | None = None
     transient: bool = False
+    defer_s: float | None = None  # its host is paused or busy: send it again this much later
 
 
 def request(video_id: int, now: float) -> bool:
@@ -56,12 +57,16 @@ def download_video(
         return _finish_failed(video, now, f"gave up after {MAX_DOWNLOAD_ATTEMPTS} attempts")
     try:
         url = _source_url(video, settings)
-        path = ytdlp.download(
-            url,
-            settings.media_dir,
-            name=f"{video.channel_id}/{video.external_id}",
-            timeout=settings.download_timeout,
-        )
+        with host_turn.turn(url, settings, download=True) as host_args:
+            path = ytdlp.download(
+                url,
+                settings.media_dir,
+                name=f"{video.channel_id}/{video.external_id}",
+                timeout=settings.download_timeout,
+                extra_args=host_args,
+            )
+    except host_turn.HostBusy as exc:
+        return _defer(video, now, exc)
     except PollError as exc:
         if exc.transient and retrying:
             _set(video.id, now, status=PENDING, download_error=str(exc)[:1000])
@@ -125,6 +130,18 @@ def _source_url(video: Video, settings: Settings) -> str:
     # yt-dlp fetches whatever a feed links to: apply the subscribe-time guard.
     check_url(video.url, allow_private=settings.allow_private_networks)
     return video.url
+
+
+def _defer(video: Video, now: float, exc: host_turn.HostBusy) -> DownloadOutcome:
+    """Put a download off while its host is paused or busy: pending, the attempt not counted."""
+    _set(
+        video.id,
+        now,
+        status=PENDING,
+        download_error=str(exc)[:1000],
+        download_attempts=max(0, video.download_attempts - 1),
+    )
+    return DownloadOutcome(video.id, PENDING, error=str(exc), defer_s=exc.retry_after_s or 60.0)
 
 
 def _finish_failed(video: Video, now: float, error: str) -> DownloadOutcome:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, host_effects, host_signals, reads, sources, store
+from . import decide, host_effects, host_signals, host_turn, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
@@ -221,9 +221,13 @@ def _store(channel: Channel, now: float, plan: StoreEntries) -> PollResult:
 def _list_catalog(channel: Channel, url: str, settings: Settings) -> Listing:
     """List the whole catalog; a failure never blocks the feed path."""
     try:
-        listed = list_catalog(
-            url, timeout=settings.ytdlp_timeout, video_url_base=settings.youtube_url
-        )
+        with host_turn.turn(url, settings) as host_args:
+            listed = list_catalog(
+                url,
+                timeout=settings.ytdlp_timeout,
+                video_url_base=settings.youtube_url,
+                extra_args=host_args,
+            )
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)
         return Listing(error=str(exc))

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import PermanentError, TransientError
@@ -125,7 +126,9 @@ def safe_name(name: str) -> str:
     return "/".join(parts)
 
 
-def download(url: str, dest_dir: Path, *, name: str, timeout: float) -> str:
+def download(
+    url: str, dest_dir: Path, *, name: str, timeout: float, extra_args: Sequence[str] = ()
+) -> str:
     """Download the video at ``url`` to ``dest_dir/name.EXT``; return its absolute path.
 
     A retry whose file is already complete succeeds without downloading again: yt-dlp
@@ -136,6 +139,7 @@ def download(url: str, dest_dir: Path, *, name: str, timeout: float) -> str:
         dest_dir: the media directory.
         name: the file's stem, may hold ``/``; sanitised again here.
         timeout: seconds before yt-dlp and its children are killed.
+        extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
 
     Raises:
         TransientError: timeout, network failure, or a retryable yt-dlp failure.
@@ -148,6 +152,7 @@ def download(url: str, dest_dir: Path, *, name: str, timeout: float) -> str:
     _remove_leftovers(target)
     out = run(
         [
+            *extra_args,
             "--no-playlist",
             "--no-overwrites",
             "--paths", str(home),

@@ -10,6 +10,7 @@ pauses the host, is the platform's (degraded) or is the channel's own
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import host_signals, host_store, hosts
@@ -20,7 +21,7 @@ from .reads import HostOf
 log = logging.getLogger(__name__)
 
 
-def deferral(host: HostOf, probe: str | None, now: float, rand: float) -> float | None:
+def deferral(host: HostOf, probe: str | None, now: float, rng: Callable[[], float]) -> float | None:
     """Return when to poll instead, if the host takes no request now; else None.
 
     A poll carrying the probe's token goes; any other waits while the host is
@@ -32,7 +33,7 @@ def deferral(host: HostOf, probe: str | None, now: float, rand: float) -> float 
     if state == "open":
         return None
     blocked = max(host.paused_until or now, host.probe_until or now)
-    return hosts.defer_until(blocked, rand)
+    return hosts.defer_until(blocked, rng())
 
 
 def after_success(host: HostOf, probe: str | None) -> None:

@@ -106,7 +106,7 @@ def poll_channel(
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
     host = reads.host_of(channel)
-    if (later := host_effects.deferral(host, probe, now, rng())) is not None:
+    if (later := host_effects.deferral(host, probe, now, rng)) is not None:
         store.defer(channel.id, now, later)
         return PollResult(channel_id, DEFERRED)
     bounds = Bounds(settings.min_interval, settings.max_interval)

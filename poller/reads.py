@@ -48,10 +48,16 @@ class HostOf:
 def host_of(channel: Channel) -> HostOf:
     """Return the host facts `load` read with the channel.
 
-    A channel read another way (a redelivery's `begin_attempt`) has none: its
-    poll then goes on as if the host were open, as a request already in flight
-    would.
+    A channel read another way (a redelivery's `begin_attempt`) has none:
+    its host is read on its own then (one more query, for redeliveries only).
     """
+    if not hasattr(channel, "host_name") and channel.host_id is not None:
+        query: Any = Host.select(
+            Host.name, Host.paused_until, Host.probe_until, Host.degraded_since
+        ).where(Host.id == channel.host_id)
+        row = query.tuples().first()
+        if row is not None:
+            return HostOf(row[0], row[1], row[2], row[3] is not None)
     return HostOf(
         getattr(channel, "host_name", None),
         getattr(channel, "host_paused_until", None),

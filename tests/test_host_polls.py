@@ -151,3 +151,15 @@ def test_a_404_is_gone_at_once_for_a_channel_never_fine_and_after_days_otherwise
     assert row(fine).last_error.startswith("HTTP 404")
     poll(fine, settings, now + 3 * 86400 + 1)
     assert row(fine).last_error.startswith("gone: HTTP 404")
+
+
+def test_a_redelivered_poll_of_a_paused_host_is_deferred_too(feeds: FakeYouTube, settings) -> None:
+    (channel,) = channels_of(feeds, 1)
+    now = time.time()
+    host_store.pause(host_store.list_hosts()[0].name, now, "bot_check: test", base=900)
+
+    result = pipeline.poll_channel(channel.id, now, settings, redelivered=True)
+
+    assert result.outcome == pipeline.DEFERRED
+    assert sum(feeds.mode_counts.values()) == 0  # no request reached the host
+    assert row(channel).poll_attempts == 0 and row(channel).consecutive_failures == 0

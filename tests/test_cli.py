@@ -202,3 +202,18 @@ def test_db_init_links_old_channels_to_hosts_and_a_paused_host_shows_everywhere(
     (channel,) = json.loads(run(env, "channel", "list", "--json").stdout)
     assert channel["paused"] and channel["paused_until"] and channel["consecutive_failures"] == 0
     assert "paused" in run(env, "host", "list").stdout
+
+
+def test_poll_all_without_a_broker_keeps_to_the_hosts_budget(env, feeds: FeedServer) -> None:
+    env = {**env, "TUBEPOLLER_HOST_RATE": "2"}
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    for _ in range(3):
+        source = feeds.add_channel()
+        run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+    started = time.monotonic()
+    out = run(env, "poll", "--all").stdout
+    elapsed = time.monotonic() - started
+    assert out.count("channel ") == 3 and "polled 3 channels" in out
+    # Three feeds and three catalog listings of one host at 2/s: at least 2.5 s.
+    assert elapsed >= 2.5

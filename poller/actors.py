@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads, host_health
+from . import config, downloads, host_health, host_turn
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
@@ -33,13 +33,13 @@ DOWNLOAD_RETRIES = 5
 
 
 def poll_time_limit(settings: Settings) -> float:
-    """Return the seconds a poll may take: a fetch, a catalog listing and a margin."""
-    return settings.rss_timeout + settings.ytdlp_timeout + 60
+    """Return the seconds a poll may take: a fetch, a catalog listing, its host's slot, a margin."""
+    return settings.rss_timeout + settings.ytdlp_timeout + host_turn.MAX_INLINE_WAIT + 60
 
 
 def download_time_limit(settings: Settings) -> float:
-    """Return the seconds a download may take: yt-dlp's timeout and a margin."""
-    return settings.download_timeout + 60
+    """Return the seconds a download may take: yt-dlp's timeout, its host's slot, a margin."""
+    return settings.download_timeout + host_turn.MAX_INLINE_WAIT + 60
 
 
 def _redelivered() -> bool:

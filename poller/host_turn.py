@@ -23,7 +23,11 @@ from .host_links import rate_of
 
 log = logging.getLogger(__name__)
 
-MAX_INLINE_WAIT = 30.0  # a slot further out is not waited for in a worker thread
+# A slot further out is not waited for in a worker thread. Beyond the tick's
+# horizon (`hosts.slots_within`, 60 s), which reserves a host's next minute for
+# polls: a listing or download then always finds a slot, never starves behind
+# them. A poll's time limit has room for it beside yt-dlp's own timeout.
+MAX_INLINE_WAIT = 65.0
 
 
 class HostBusy(TransientError):

@@ -27,7 +27,9 @@ pytestmark = [
     BOTH_DATABASES,
 ]
 
-PAUSE = 4  # TUBEPOLLER_HOST_PAUSE for these workers, seconds
+# TUBEPOLLER_HOST_PAUSE for these workers, seconds: long enough for the
+# checks made during the pause on a loaded machine (two CLI runs and a wait).
+PAUSE = 20
 
 
 @pytest.fixture
@@ -88,11 +90,12 @@ def test_a_bot_check_pauses_the_host_for_every_worker_then_one_probe_ends_it(
     cluster.tubepoller("poll", "--all")
     cluster.sender.poll(ids[0])
     time.sleep(1.5)
+    assert time.time() < host.paused_until, "the checks outlasted the pause: raise PAUSE"
     assert feeds.mode_counts[BOT_CHECK] == in_flight
     assert "paused" in cluster.tubepoller("channel", "list", "--json").stdout
 
     # The pause ends, the host still refuses: one probe, and the pause doubles.
-    cluster.wait(lambda: time.time() > host.paused_until + 0.2, "the pause to end", timeout=30)
+    cluster.wait(lambda: time.time() > host.paused_until + 0.2, "the pause to end", timeout=60)
     cluster.tubepoller("poll", "--all")
     cluster.wait(lambda: host_row().pause_level == 1, "the failed probe to double the pause")
     assert feeds.mode_counts[BOT_CHECK] == in_flight + 1
@@ -102,7 +105,9 @@ def test_a_bot_check_pauses_the_host_for_every_worker_then_one_probe_ends_it(
     # The host is back: the next probe ends the pause, then every channel polls.
     feeds.set_mode(NORMAL)
     doubled = host_row()
-    cluster.wait(lambda: time.time() > doubled.paused_until + 0.2, "the doubled pause to end")
+    cluster.wait(
+        lambda: time.time() > doubled.paused_until + 0.2, "the doubled pause to end", timeout=60
+    )
     cluster.tubepoller("poll", "--all")
     cluster.wait(lambda: host_row().paused_until is None, "the probe to end the pause")
     assert feeds.mode_counts[BOT_CHECK] == in_flight + 1
@@ -120,12 +125,12 @@ def test_a_429_storm_pauses_the_host_at_least_for_its_retry_after(
 ) -> None:
     ids = subscribe_all(feeds, 4)
     cluster.start_worker("poll", "tick", threads=2)
-    feeds.set_mode(RATE_LIMITED, retry_after=30)
+    feeds.set_mode(RATE_LIMITED, retry_after=60)
     started = time.time()
     cluster.tubepoller("poll", "--all")
     cluster.wait(lambda: outcomes(ids) == {"deferred"}, "every channel deferred", timeout=60)
     host = host_row()
     assert host.pause_reason.startswith("rate_limited")
-    assert host.paused_until >= started + 30  # Retry-After beats the 4 s pause
+    assert host.paused_until >= started + 60  # Retry-After beats the 20 s pause
     assert all(c.consecutive_failures == 0 for c in channels(ids))
     assert feeds.mode_counts[RATE_LIMITED] <= 2  # at most the two threads' polls in flight

@@ -16,6 +16,7 @@ from typing import Any
 
 import falcon
 from falcon.constants import COMBINED_METHODS
+from peewee import DatabaseError
 
 from poller import config
 from poller.config import Settings
@@ -56,7 +57,7 @@ class Services:
     downloads: Any
     queues: Any
     database: Any
-    health: Callable[[], dict[str, str]]
+    health: Callable[[], dict[str, Any]]
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
     clock: Callable[[], float] = time.time
 
@@ -70,8 +71,20 @@ class Services:
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
-        def health() -> dict[str, str]:
-            return {"database": database.database_state(), "broker": broker_state(actors.broker)}
+        def health() -> dict[str, Any]:
+            state: dict[str, Any] = {
+                "database": database.database_state(),
+                "broker": broker_state(actors.broker),
+            }
+            # A paused host is the platform refusing us, not the service down:
+            # it is shown, and the answer stays 200.
+            state["hosts"] = []
+            if state["database"] == "ok":
+                try:
+                    state["hosts"] = listings.hosts(time.time())
+                except DatabaseError as exc:  # a schema from before hosts: db init adds them
+                    state["database"] = f"error: {database.one_line(exc)}"
+            return state
 
         def exposition() -> tuple[bytes, str]:
             return metrics.exposition(listings.health_counts, lambda: queue_depths(actors.broker))

@@ -72,9 +72,24 @@ CHANNEL = _object(
         "video_count": {"type": "integer", "minimum": 0},
         "mode": {"type": ["string", "null"], "enum": [*MODES, None]},
         "subscribed_at": TIME,
+        "paused": {"type": "boolean", "description": "its host is paused (bot check, 429)"},
+        "paused_until": TIME,
+        "degraded": {"type": "boolean", "description": "its host fails most feeds at once"},
         "subscribers": {"type": "integer", "minimum": 0, "description": "with scope=all only"},
     },
     optional=("subscribers",),
+)
+HOST = _object(
+    {
+        "name": {"type": "string", "description": "lower-case host[:port]"},
+        "state": {"type": "string", "enum": ["open", "paused", "probe_free", "probing"]},
+        "paused": {"type": "boolean", "description": "until a probe at its end succeeds"},
+        "paused_until": TIME,
+        "pause_reason": TEXT_OR_NULL,
+        "pause_level": {"type": "integer", "minimum": 0, "description": "doublings"},
+        "degraded": {"type": "boolean"},
+        "degraded_since": TIME,
+    }
 )
 SUBSCRIBED: Schema = {
     "allOf": [
@@ -124,7 +139,14 @@ def _list(item: str, **extra: Schema) -> Schema:
 
 COMPONENTS: dict[str, Schema] = {
     "Error": ERROR,
-    "Health": _object({"database": {"type": "string"}, "broker": {"type": "string"}}),
+    "Health": _object(
+        {
+            "database": {"type": "string"},
+            "broker": {"type": "string"},
+            "hosts": {"type": "array", "items": HOST},
+        },
+        optional=("hosts",),
+    ),
     "Subscribe": SUBSCRIBE,
     "ChangeMode": CHANGE_MODE,
     "Channel": CHANNEL,

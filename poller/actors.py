@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads, metrics
+from . import config, downloads, host_health, host_turn, metrics
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
@@ -34,13 +34,13 @@ DOWNLOAD_RETRIES = 5
 
 
 def poll_time_limit(settings: Settings) -> float:
-    """Return the seconds a poll may take: a fetch, a catalog listing and a margin."""
-    return settings.rss_timeout + settings.ytdlp_timeout + 60
+    """Return the seconds a poll may take: a fetch, a catalog listing, its host's slot, a margin."""
+    return settings.rss_timeout + settings.ytdlp_timeout + host_turn.MAX_INLINE_WAIT + 60
 
 
 def download_time_limit(settings: Settings) -> float:
-    """Return the seconds a download may take: yt-dlp's timeout and a margin."""
-    return settings.download_timeout + 60
+    """Return the seconds a download may take: yt-dlp's timeout, its host's slot, a margin."""
+    return settings.download_timeout + host_turn.MAX_INLINE_WAIT + 60
 
 
 def _redelivered() -> bool:
@@ -64,8 +64,9 @@ def _retries_left() -> bool:
 # by periodiq: due channels stay due until the next one.
 @dramatiq.actor(queue_name=TICK_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
-    """Claim due channels, send one poll message each, re-send lost downloads."""
+    """Mark degraded hosts, claim due channels and send their polls, re-send lost downloads."""
     settings = config.get()
+    host_health.refresh_degraded(time.time())
     sent = enqueue_polls(
         poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids
     )
@@ -84,12 +85,20 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     max_backoff=300_000,
     time_limit_from=poll_time_limit,  # applied at worker boot (middleware.WorkerSettings)
 )
-def poll_channel(channel_id: int) -> None:
-    """Poll one channel; raise on a transient failure so Dramatiq retries it."""
+def poll_channel(channel_id: int, probe: str | None = None) -> None:
+    """Poll one channel; raise on a transient failure so Dramatiq retries it.
+
+    `probe` is the token of its paused host's probe, when the tick sent it as that.
+    """
     retrying = _retries_left()
     timer = metrics.Timer()
     result = run_poll(
-        channel_id, time.time(), config.get(), retrying=retrying, redelivered=_redelivered()
+        channel_id,
+        time.time(),
+        config.get(),
+        retrying=retrying,
+        redelivered=_redelivered(),
+        probe=probe,
     )
     metrics.poll_done(result.outcome, timer.seconds, len(result.new_video_ids))
     log_poll(log, result)
@@ -118,7 +127,10 @@ def download_video(video_id: int) -> None:
         outcome.status,
         f" ({outcome.error})" if outcome.error else "",
     )
-    if outcome.transient:
+    if outcome.defer_s is not None:
+        # Its host is paused: sent again after, with no retry spent.
+        download_video.send_with_options(args=(video_id,), delay=round(outcome.defer_s * 1000))
+    elif outcome.transient:
         raise dramatiq.Retry(outcome.error or "transient failure")
     if outcome.retry_at is not None:  # an upcoming premiere: come back when it starts
         delay_ms = max(0, int((outcome.retry_at - time.time()) * 1000))

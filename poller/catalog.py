@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,13 +31,16 @@ class CatalogEntry:
     published_at: float | None  # epoch seconds, when yt-dlp knew it
 
 
-def list_catalog(url: str, *, timeout: float, video_url_base: str) -> list[CatalogEntry]:
+def list_catalog(
+    url: str, *, timeout: float, video_url_base: str, extra_args: Sequence[str] = ()
+) -> list[CatalogEntry]:
     """List every video yt-dlp finds at ``url``, without resolving each one.
 
     Args:
         url: a channel, playlist, feed or single-video URL.
         timeout: seconds before yt-dlp is killed.
         video_url_base: where a bare YouTube id's watch URL points.
+        extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
 
     Raises:
         TransientError: timeout, network failure, or yt-dlp failing in a retryable way.
@@ -47,7 +50,7 @@ def list_catalog(url: str, *, timeout: float, video_url_base: str) -> list[Catal
     # entry that fails (a removed or members-only video in a lazily listed tab) leaves a null
     # in the listing instead of aborting it; the rest is kept (ytdlp.run's ok_partial).
     out = ytdlp.run(
-        ["--flat-playlist", "--dump-single-json", "--ignore-errors", "--", url],
+        [*extra_args, "--flat-playlist", "--dump-single-json", "--ignore-errors", "--", url],
         timeout=timeout,
         label=f"listing {url[:200]}",
         ok_partial=True,

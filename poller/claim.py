@@ -9,9 +9,9 @@ its claim when it ends; a lost message's claim simply runs out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from .models import Channel, db
+from .models import Channel, Host, db
 
 BATCH = 1000  # claimed and sent together; a crash mid-fan-out strands at most this many
 
@@ -25,6 +25,27 @@ def claim(
     limit: int = BATCH,
 ) -> list[int]:
     """Claim up to `limit` channels and return their ids, most overdue first.
+
+    See `claim_with_hosts`, which this is without the hosts.
+    """
+    rows = claim_with_hosts(now, lease, due_only=due_only, channel_ids=channel_ids, limit=limit)
+    return [channel_id for channel_id, _ in rows]
+
+
+def claim_with_hosts(
+    now: float,
+    lease: float,
+    *,
+    due_only: bool = True,
+    channel_ids: Sequence[int] | None = None,
+    limit: int = BATCH,
+    skip_hosts: Collection[int] = (),
+) -> list[tuple[int, int | None]]:
+    """Claim up to `limit` channels; return (id, host id) pairs, most overdue first.
+
+    Channels of a paused host, or one whose probe is out, are not claimed:
+    they stay due, charged nothing, until the host takes requests again
+    (the channel of a host whose pause ended is claimed: it may be the probe).
 
     Args:
         now: the current time, epoch seconds.
@@ -42,6 +63,13 @@ def claim(
         wanted &= Channel.next_poll_at <= now
     if channel_ids is not None:
         wanted &= Channel.id.in_(list(channel_ids))
+    blocked = Host.select(Host.id).where(
+        (Host.paused_until > now) | ((Host.paused_until <= now) & (Host.probe_until >= now))
+    )
+    # NULL NOT IN (…) is NULL, not true: a channel without a host is spelled out.
+    wanted &= Channel.host.is_null() | Channel.host.not_in(blocked)
+    if skip_hosts:
+        wanted &= Channel.host.is_null() | Channel.host.not_in(sorted(skip_hosts))
     candidates = (
         Channel.select(Channel.id).where(wanted).order_by(Channel.next_poll_at).limit(limit)
     )
@@ -51,10 +79,11 @@ def claim(
     query = (
         Channel.update(claimed_until=now + lease)
         .where(Channel.id.in_(candidates) & (Channel.claimed_until < now))
-        .returning(Channel.id)
+        .returning(Channel.id, Channel.host, Channel.next_poll_at)
     )
     with db.atomic():
-        return [row.id for row in query.execute()]
+        rows = sorted(query.tuples().execute(), key=lambda row: row[2] or 0)
+    return [(channel_id, host_id) for channel_id, host_id, _ in rows]
 
 
 def release(channel_ids: Sequence[int]) -> None:

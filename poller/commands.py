@@ -67,12 +67,17 @@ def _user(args: argparse.Namespace) -> Any:
 
 def cmd_db_init(args: argparse.Namespace, settings: config.Settings) -> int:
     from .database import init_schema, open_database
+    from .host_links import backfill
+    from .models import db
 
     open_database(settings.database_url)
     added = init_schema()
+    with db.connection_context():
+        linked = backfill(settings, time.time())
     print(
         f"schema ready at {redact(settings.database_url)}"
         + (f" (added {', '.join(added)})" if added else "")
+        + (f" (linked {linked} channels to their hosts)" if linked else "")
     )
     return 0
 
@@ -165,6 +170,7 @@ def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int
             "next_poll_at",
             "interval_s",
             "consecutive_failures",
+            "paused",
             "last_error",
             "catalog_error",
         ],
@@ -257,6 +263,15 @@ def _start_downloads(settings: config.Settings, video_ids: list[int]) -> str:
         hand_to_sweep(video_ids, time.time())
         return f"{pending}; the next tick sends them"
     return f"{len(video_ids)} downloads queued"
+
+
+def cmd_host_list(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .listings import hosts
+
+    _open(settings)
+    columns = ["name", "state", "paused_until", "pause_level", "pause_reason", "degraded"]
+    _print(hosts(time.time()), columns, args.json)
+    return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from . import direct, sources, ytdlp
+from . import direct, host_turn, sources, ytdlp
 from .config import Settings
 from .errors import (
     InternalError,
@@ -63,6 +63,7 @@ class DownloadOutcome:
     # Deferred: when the actor re-sends the message (epoch seconds); None when the
     # sweep is to send it (a start more than MAX_RESEND_DELAY away).
     retry_at: float | None = None
+    defer_s: float | None = None  # its host is paused or busy: send it again this much later
 
 
 def request(video_id: int, now: float) -> bool:
@@ -104,6 +105,8 @@ def download_video(
     except Unavailable as exc:
         _set(video.id, now, status=UNAVAILABLE, download_error=str(exc)[:1000])
         return DownloadOutcome(video.id, UNAVAILABLE, error=str(exc))
+    except host_turn.HostBusy as exc:
+        return _defer_busy(video, now, exc)
     except PollError as exc:
         if exc.transient and retrying:
             _set(video.id, now, status=PENDING, download_error=str(exc)[:1000])
@@ -194,25 +197,28 @@ def _fetch(video: Video, settings: Settings) -> str:
     started = time.monotonic()
     stem = ytdlp.file_stem(video.channel_id, video.external_id)
     url = _source_url(video, settings)
-    if Channel.get_by_id(video.channel_id).kind != sources.YOUTUBE:
-        got = direct.download(
+    # One turn at the host's budget for the whole download (raises HostBusy).
+    with host_turn.turn(url, settings, download=True) as host_args:
+        if Channel.get_by_id(video.channel_id).kind != sources.YOUTUBE:
+            got = direct.download(
+                url,
+                ytdlp.prepare_dir(settings.media_dir),
+                stem=stem,
+                timeout=settings.download_timeout,
+                max_redirects=settings.max_redirects,
+                allow_private=settings.allow_private_networks,
+            )
+            if isinstance(got, str):
+                return got
+            url = got.url
+        return ytdlp.download(
             url,
-            ytdlp.prepare_dir(settings.media_dir),
-            stem=stem,
-            timeout=settings.download_timeout,
-            max_redirects=settings.max_redirects,
-            allow_private=settings.allow_private_networks,
+            settings.media_dir,
+            name=stem,
+            timeout=max(1.0, settings.download_timeout - (time.monotonic() - started)),
+            label=f"video={video.id} channel={video.channel_id}",
+            extra_args=host_args,
         )
-        if isinstance(got, str):
-            return got
-        url = got.url
-    return ytdlp.download(
-        url,
-        settings.media_dir,
-        name=stem,
-        timeout=max(1.0, settings.download_timeout - (time.monotonic() - started)),
-        label=f"video={video.id} channel={video.channel_id}",
-    )
 
 
 def _source_url(video: Video, settings: Settings) -> str:
@@ -227,6 +233,18 @@ def _source_url(video: Video, settings: Settings) -> str:
     except UnusableURL as exc:
         raise PermanentError(f"refused to download {video.url[:200]}: {exc}") from None
     return video.url
+
+
+def _defer_busy(video: Video, now: float, exc: host_turn.HostBusy) -> DownloadOutcome:
+    """Put a download off while its host is paused or busy: pending, the attempt not counted."""
+    _set(
+        video.id,
+        now,
+        status=PENDING,
+        download_error=str(exc)[:1000],
+        download_attempts=max(0, video.download_attempts - 1),
+    )
+    return DownloadOutcome(video.id, PENDING, error=str(exc), defer_s=exc.retry_after_s or 60.0)
 
 
 def _finish_failed(video: Video, now: float, error: str) -> DownloadOutcome:

@@ -61,11 +61,15 @@ def run(settings: Settings, *, api: bool = True, tick_every: float = TICK_EVERY)
     from . import actors
     from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
+    from .host_links import backfill
+    from .models import db
 
     check_media_dir(settings)
     # Opened before the workers boot, which then keep it (WorkerSettings).
     open_database(settings.database_url)
     init_schema()
+    with db.connection_context():
+        backfill(settings, time.time())
     # Bound before anything starts, so a busy port is one error and no half-started service.
     server = _serve_api(settings) if api else None
     # Two workers (polls never wait behind downloads) each add their own
@@ -180,23 +184,41 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
         actors.tick.send(due_only=due_only)
         return None
     from . import pipeline
-    from .claim import claim
     from .downloads import hand_to_sweep
+    from .enqueue import enqueue_polls
     from .models import db
     from .outcomes import log_poll
 
     open_database(settings.database_url)
+    start = time.time()
 
-    def poll(channel_id: int) -> pipeline.PollResult:
+    def poll(send: tuple[int, float, str | None]) -> pipeline.PollResult:
+        channel_id, delay_ms, probe = send
+        time.sleep(max(0.0, start + delay_ms / 1000 - time.time()))  # its host's slot
         with db.connection_context():
-            result = pipeline.poll_channel(channel_id, time.time(), settings)
+            result = pipeline.poll_channel(channel_id, time.time(), settings, probe=probe)
             hand_to_sweep(result.download_ids, time.time())
             if result.outcome == pipeline.POLL_FAILED:
                 log_poll(log, result)
         print(f"channel {channel_id}: {result.describe()}")
         return result
 
+    # The claim and the hosts' budgets of the tick, with the sends kept here.
+    sends = _Sends()
     with db.connection_context():
-        ids = claim(time.time(), settings.claim_lease, due_only=due_only, limit=1_000_000)
+        enqueue_polls(sends, start, settings, due_only=due_only)
     with ThreadPoolExecutor(POLL_THREADS) as pool:
-        return list(pool.map(poll, ids))
+        return list(pool.map(poll, sorted(sends.sent, key=lambda s: s[1])))
+
+
+class _Sends:
+    """Stands in for the poll actor when polls run here: keeps each send and its delay."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, float, str | None]] = []
+
+    def send(self, channel_id: int) -> None:
+        self.sent.append((channel_id, 0, None))
+
+    def send_with_options(self, *, args: tuple, kwargs: dict, delay: int | None) -> None:
+        self.sent.append((args[0], delay or 0, kwargs.get("probe")))

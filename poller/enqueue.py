@@ -1,4 +1,12 @@
-"""Send polls: claim channels and send one poll message each (tick and manual polls)."""
+"""Send polls: claim channels and send one poll message each (tick and manual polls).
+
+Every poll spends from its host's budget (`poller.hosts`), reserved here, where
+polls are scheduled: one UPDATE per host per batch reserves the slots of all
+its claimed channels, and each message is sent with a Dramatiq delay to its
+slot. A host is claimed no further than its budget allows within a tick; the
+rest of its channels stay due. A paused host's channels are not claimed at
+all; when its pause ends, one channel is sent as the probe.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,17 @@ from typing import Any
 
 from dramatiq.errors import BrokerError
 
-from .claim import BATCH, claim, release
+from . import host_store, hosts
+from .claim import BATCH, claim_with_hosts, release
 from .config import Settings
+from .host_links import rate_of
+from .models import Host
 
 log = logging.getLogger(__name__)
+
+# A slot this close is sent at once: Dramatiq's delay queue is no more precise
+# than this, and a poll takes longer anyway (a budget of 1000/s is no budget).
+SEND_NOW_MS = 50
 
 
 def enqueue_polls(
@@ -22,7 +37,7 @@ def enqueue_polls(
     due_only: bool = True,
     channel_ids: Sequence[int] | None = None,
 ) -> int:
-    """Claim channels batch by batch and send a poll message for each.
+    """Claim channels batch by batch and send a poll message for each, within budget.
 
     Claiming and sending in batches bounds what a crash strands: at most one
     batch waits for its lease to run out. When the broker refuses a send the
@@ -31,19 +46,84 @@ def enqueue_polls(
     Returns:
         How many poll messages were sent.
     """
+    budget = _Budget(now, settings)
     sent = 0
     while True:
-        ids = claim(
-            now, settings.claim_lease, due_only=due_only, channel_ids=channel_ids, limit=BATCH
+        rows = claim_with_hosts(
+            now,
+            settings.claim_lease,
+            due_only=due_only,
+            channel_ids=channel_ids,
+            limit=BATCH,
+            skip_hosts=budget.exhausted,
         )
-        for position, channel_id in enumerate(ids):
+        sends = budget.grant(rows)
+        for position, (channel_id, delay, probe) in enumerate(sends):
             try:
-                poll_actor.send(channel_id)
+                _send(poll_actor, channel_id, delay, probe)
             except BrokerError as exc:
-                release(ids[position:])
+                release([c for c, _, _ in sends[position:]])
                 log.warning("tick: broker refused a send after %d messages: %s", sent, exc)
                 raise
             sent += 1
-        if len(ids) < BATCH:
+        if len(rows) < BATCH:
             break
     return sent
+
+
+def _send(poll_actor: Any, channel_id: int, delay: int, probe: str | None) -> None:
+    delay = 0 if delay < SEND_NOW_MS else delay
+    if not delay and probe is None:
+        poll_actor.send(channel_id)
+        return
+    kwargs = {"probe": probe} if probe else {}
+    poll_actor.send_with_options(args=(channel_id,), kwargs=kwargs, delay=delay or None)
+
+
+class _Budget:
+    """The hosts' budgets for one round of sends: who may go, and when."""
+
+    def __init__(self, now: float, settings: Settings) -> None:
+        self.now = now
+        self.settings = settings
+        query: Any = Host.select(
+            Host.id, Host.name, Host.next_slot_at, Host.paused_until, Host.probe_until
+        )
+        self.hosts = {row[0]: row[1:] for row in query.tuples()}
+        self.granted: dict[int, int] = {}
+        self.exhausted: set[int] = set()
+
+    def grant(self, rows: list[tuple[int, int | None]]) -> list[tuple[int, int, str | None]]:
+        """Reserve slots for claimed channels; release the rest; return (id, delay ms, probe)."""
+        by_host: dict[int | None, list[int]] = {}
+        for channel_id, host_id in rows:
+            by_host.setdefault(host_id, []).append(channel_id)
+        sends: list[tuple[int, int, str | None]] = []
+        for host_id, ids in by_host.items():
+            if host_id is None or host_id not in self.hosts:
+                sends += [(channel_id, 0, None) for channel_id in ids]  # not linked: unbudgeted
+                continue
+            sends += self._grant_host(host_id, ids)
+        return sends
+
+    def _grant_host(self, host_id: int, ids: list[int]) -> list[tuple[int, int, str | None]]:
+        name, next_slot_at, paused_until, probe_until = self.hosts[host_id]
+        rate = rate_of(name, self.settings)
+        allow = hosts.tick_allowance(next_slot_at, paused_until, probe_until, self.now, rate)
+        allow -= self.granted.get(host_id, 0)
+        keep = ids[: max(0, allow)]
+        reservation = host_store.reserve(name, len(keep), rate, self.now) if keep else None
+        granted = len(reservation.slots) if reservation else 0
+        if granted < len(ids):
+            release(ids[granted:])
+            self.exhausted.add(host_id)
+        if reservation is None or not granted:
+            return []
+        self.granted[host_id] = self.granted.get(host_id, 0) + granted
+        probe = reservation.token if reservation.probe else None
+        if probe:
+            log.info("host %s: its pause ended; channel %s is the probe", name, keep[0])
+        return [
+            (channel_id, hosts.delay_ms(slot, self.now), probe)
+            for channel_id, slot in zip(keep, reservation.slots, strict=False)
+        ]

@@ -72,8 +72,7 @@ def classify(
     if _BOT_CHECK.search(text) or _BOT_CHECK.search(error):
         return BOT_CHECK
     if status is None and error:
-        found = _HTTP_STATUS.search(error)
-        status = int(found.group(1)) if found else None
+        status = error_status(error)
     if status == 429:
         return RATE_LIMITED
     if status == 403:
@@ -81,6 +80,12 @@ def classify(
     if invalid_xml or status == 404 or (status is not None and 500 <= status < 600):
         return OUTAGE
     return ORDINARY
+
+
+def error_status(error: str) -> int | None:
+    """Return the HTTP status an error's text names ("HTTP 404 from …"), if any."""
+    found = _HTTP_STATUS.search(error)
+    return int(found.group(1)) if found else None
 
 
 def forbidden_window(

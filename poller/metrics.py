@@ -13,6 +13,7 @@ so they are the fleet's, not one machine's.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,11 +45,16 @@ class _Series:
 
 
 _series: _Series | None = None
+_making = threading.Lock()  # worker threads count their first polls at once
 
 
 def _get() -> _Series:
     global _series
-    if _series is None:
+    if _series is not None:
+        return _series
+    with _making:
+        if _series is not None:
+            return _series
         from prometheus_client import Counter, Histogram
 
         _series = _Series(

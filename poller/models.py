@@ -53,6 +53,30 @@ class User(BaseModel):
     created_at = DoubleField()
 
 
+class Host(BaseModel):
+    """One host's shared request budget, pause and health (see poller/hosts.py).
+
+    `next_slot_at` is when the host's next request may go (GCRA). A pause
+    holds every request until `paused_until`; then one probe (`probe_token`
+    names its owner, `probe_until` its lease) decides whether it ends or
+    doubles. `paused_until` stays set until the probe succeeds.
+    """
+
+    id = AutoField()
+    name = CharField(max_length=300, unique=True)  # lower-case host[:port]
+    created_at = DoubleField()
+    next_slot_at = DoubleField(default=0)
+    paused_until = DoubleField(null=True)
+    pause_reason = TextField(null=True)
+    pause_level = IntegerField(default=0)
+    probe_until = DoubleField(null=True)
+    probe_token = CharField(max_length=64, null=True)
+    # A window of 403s (a burst pauses the host); written only on a 403.
+    forbidden_count = IntegerField(default=0)
+    forbidden_since = DoubleField(null=True)
+    degraded_since = DoubleField(null=True)
+
+
 class Channel(BaseModel):
     """A feed we poll, shared by all its subscribers.
 
@@ -89,6 +113,13 @@ class Channel(BaseModel):
     # A problem the last poll got past without failing (a feed that is not
     # well-formed XML but still gave entries): shown, never backed off for.
     warning = TextField(null=True)
+    # The host its polls spend from (poller/hosts.py); set at subscribe, and
+    # by `db init` for rows from before the column. NULL: not budgeted.
+    host = ForeignKeyField(Host, null=True, on_delete="SET NULL")
+    # How the last failure counted for the host (poller.host_signals.classify);
+    # meaningful while last_outcome is "failed". Degraded hosts are found by it.
+    last_failure_kind = CharField(max_length=16, null=True)
+    host_id: int | None
 
 
 class Subscription(BaseModel):
@@ -169,28 +200,4 @@ class Event(BaseModel):
         indexes = ((("user", "id"), False),)
 
 
-class Host(BaseModel):
-    """One host's shared request budget, pause and health (see poller/hosts.py).
-
-    `next_slot_at` is when the host's next request may go (GCRA). A pause
-    holds every request until `paused_until`; then one probe (`probe_token`
-    names its owner, `probe_until` its lease) decides whether it ends or
-    doubles. `paused_until` stays set until the probe succeeds.
-    """
-
-    id = AutoField()
-    name = CharField(max_length=300, unique=True)  # lower-case host[:port]
-    created_at = DoubleField()
-    next_slot_at = DoubleField(default=0)
-    paused_until = DoubleField(null=True)
-    pause_reason = TextField(null=True)
-    pause_level = IntegerField(default=0)
-    probe_until = DoubleField(null=True)
-    probe_token = CharField(max_length=64, null=True)
-    # A window of 403s (a burst pauses the host); written only on a 403.
-    forbidden_count = IntegerField(default=0)
-    forbidden_since = DoubleField(null=True)
-    degraded_since = DoubleField(null=True)
-
-
-TABLES = [User, Channel, Subscription, Video, UserVideoRef, Event, Host]
+TABLES = [User, Host, Channel, Subscription, Video, UserVideoRef, Event]

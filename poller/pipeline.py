@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, reads, sources, store
+from . import decide, host_effects, host_signals, host_turn, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
@@ -36,7 +36,16 @@ MAX_KILLED_POLLS = 3
 # Outcomes besides decide's NOT_MODIFIED, UNCHANGED and NEW.
 POLL_FAILED = "failed"
 SKIPPED = "skipped"
-__all__ = ["NEW", "NOT_MODIFIED", "POLL_FAILED", "SKIPPED", "UNCHANGED", "PollResult"]
+DEFERRED = "deferred"  # the host is paused: polled after, nothing charged
+__all__ = [
+    "DEFERRED",
+    "NEW",
+    "NOT_MODIFIED",
+    "POLL_FAILED",
+    "SKIPPED",
+    "UNCHANGED",
+    "PollResult",
+]
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class PollResult:
     """The outcome of one poll, as logged, printed and returned by the API."""
 
     channel_id: int
-    outcome: str  # not_modified | unchanged | new | failed | skipped
+    outcome: str  # not_modified | unchanged | new | failed | skipped | deferred
     new_video_ids: list[int] = field(default_factory=list)
     backfill_count: int = 0
     download_ids: list[int] = field(default_factory=list)
@@ -70,6 +79,7 @@ def poll_channel(
     rng: Callable[[], float] = random.random,
     retrying: bool = False,
     redelivered: bool = False,
+    probe: str | None = None,
 ) -> PollResult:
     """Poll one channel and store what is new.
 
@@ -83,6 +93,8 @@ def poll_channel(
         redelivered: True when the broker delivers this message again because
             an earlier delivery was never acknowledged, as when a poll kills
             its worker; such a poll is counted before it fetches anything.
+        probe: the probe's token when this poll is its paused host's probe
+            (`host_store.reserve` granted it); its outcome ends or doubles the pause.
 
     Returns:
         The outcome. Failures are recorded on the channel and returned, not
@@ -93,14 +105,34 @@ def poll_channel(
     channel = reads.begin_attempt(channel_id) if redelivered else reads.load(channel_id)
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
+    host = reads.host_of(channel)
+    if (later := host_effects.deferral(host, probe, now, rng)) is not None:
+        store.defer(channel.id, now, later)
+        return PollResult(channel_id, DEFERRED)
     bounds = Bounds(settings.min_interval, settings.max_interval)
     if channel.poll_attempts >= MAX_KILLED_POLLS:
         error = f"the poll stopped its worker {channel.poll_attempts} times in a row"
         return _fail(channel, now, bounds, PermanentError(error), rng, lease=0)
     try:
-        return _poll(channel, now, settings, bounds)
+        result = _poll(channel, now, settings, bounds)
     except PollError as exc:
-        return _fail(channel, now, bounds, exc, rng, lease=settings.claim_lease if retrying else 0)
+        lease = settings.claim_lease if retrying else 0
+        verdict = host_effects.after_failure(
+            channel,
+            host,
+            str(exc),
+            getattr(exc, "retry_after_s", None),
+            now,
+            settings,
+            rng(),
+            probe,
+        )
+        if verdict.defer_to is not None:
+            store.defer(channel.id, now, verdict.defer_to, str(exc))
+            return PollResult(channel_id, DEFERRED, error=str(exc))
+        if verdict.gone:
+            exc = PermanentError(f"gone: {exc}")
+        return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
     except (DatabaseError, InterfaceError):
         # A locked or restarting database: Dramatiq retries the message. This
         # attempt did not crash its worker, so it must not count as one.
@@ -112,6 +144,8 @@ def poll_channel(
         # message dead-letters and the channel, unmarked, is claimed forever.
         log.exception("channel %s: poll failed unexpectedly", channel_id)
         return _fail(channel, now, bounds, InternalError(exc), rng, lease=0)
+    host_effects.after_success(host, probe)
+    return result
 
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
@@ -125,6 +159,8 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         max_redirects=settings.max_redirects,
         allow_private=settings.allow_private_networks,
     )
+    if response.status == 200 and _is_bot_check(response.body):
+        raise PermanentError(f"bot check: {BOT_CHECK_TEXT} (an HTML page, not the feed)")
     seen = Observed(_state(channel, settings), response)
     if response.status != 304 and (ids := scan_ids(response.body)) is not None:
         scanned = frozenset(ids)
@@ -145,6 +181,14 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         else:
             return _store(channel, now, step)
     raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
+
+
+BOT_CHECK_TEXT = "Sign in to confirm you're not a bot"
+
+
+def _is_bot_check(body: bytes) -> bool:
+    """Return True for YouTube's bot-check page (HTML with status 200), not a feed."""
+    return host_signals.classify(200, body[:4096]) == host_signals.BOT_CHECK
 
 
 def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
@@ -177,9 +221,13 @@ def _store(channel: Channel, now: float, plan: StoreEntries) -> PollResult:
 def _list_catalog(channel: Channel, url: str, settings: Settings) -> Listing:
     """List the whole catalog; a failure never blocks the feed path."""
     try:
-        listed = list_catalog(
-            url, timeout=settings.ytdlp_timeout, video_url_base=settings.youtube_url
-        )
+        with host_turn.turn(url, settings) as host_args:
+            listed = list_catalog(
+                url,
+                timeout=settings.ytdlp_timeout,
+                video_url_base=settings.youtube_url,
+                extra_args=host_args,
+            )
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)
         return Listing(error=str(exc))
@@ -194,8 +242,18 @@ def _fail(
     rng: Callable[[], float],
     *,
     lease: float,
+    verdict: host_effects.Verdict | None = None,
 ) -> PollResult:
-    """Record a failure; keep the claim for `lease` seconds while a retry is due."""
+    """Record a failure; keep the claim for `lease` seconds while a retry is due.
+
+    An uncharged failure (its host is degraded: the platform's outage) keeps
+    the channel's normal cadence and gets no quick retry.
+    """
+    kind = verdict.kind if verdict else None
+    if verdict and not verdict.charge:
+        wait = max(channel.interval_s, bounds.min_s)
+        store.record_failure(channel.id, str(exc), now, now + wait, charge=False, kind=kind)
+        return PollResult(channel.id, POLL_FAILED, error=str(exc))
     failures = channel.consecutive_failures + 1
     wait = delay_after_failure(failures, bounds, rng())
     hint = getattr(exc, "retry_after_s", None)
@@ -205,5 +263,6 @@ def _fail(
         now,
         next_poll_at(now, wait, hint, bounds),
         claimed_until=now + lease if lease and exc.transient else 0,
+        kind=kind,
     )
     return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)

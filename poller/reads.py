@@ -4,20 +4,66 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from peewee import DatabaseError, chunked
+from peewee import JOIN, DatabaseError, chunked
 
 from .decide import Gate
-from .models import Channel, Subscription, Video, db
+from .models import Channel, Host, Subscription, Video, db
 from .sql import compiled
 
 
 def load(channel_id: int) -> Channel | None:
-    """Return a channel to poll, or None when it is gone."""
-    sql = compiled("load", lambda: Channel.select().where(Channel.id == channel_id), [channel_id])
+    """Return a channel to poll, or None when it is gone.
+
+    Its host's pause and degraded flag come with it, in the same query (the
+    `host_*` attributes, see `host_of`): a poll asks its host for free.
+    """
+    sql = compiled("load", lambda: _with_host().where(Channel.id == channel_id), [channel_id])
     rows = list(Channel.raw(sql, channel_id))
     return rows[0] if rows else None
+
+
+def _with_host() -> Any:
+    return Channel.select(
+        Channel,
+        Host.name.alias("host_name"),
+        Host.paused_until.alias("host_paused_until"),
+        Host.probe_until.alias("host_probe_until"),
+        Host.degraded_since.alias("host_degraded_since"),
+    ).join(Host, JOIN.LEFT_OUTER, on=(Channel.host == Host.id))
+
+
+@dataclass(frozen=True)
+class HostOf:
+    """What a poll knows of its channel's host (from `load`; None: not linked)."""
+
+    name: str | None
+    paused_until: float | None
+    probe_until: float | None
+    degraded: bool
+
+
+def host_of(channel: Channel) -> HostOf:
+    """Return the host facts `load` read with the channel.
+
+    A channel read another way (a redelivery's `begin_attempt`) has none:
+    its host is read on its own then (one more query, for redeliveries only).
+    """
+    if not hasattr(channel, "host_name") and channel.host_id is not None:
+        query: Any = Host.select(
+            Host.name, Host.paused_until, Host.probe_until, Host.degraded_since
+        ).where(Host.id == channel.host_id)
+        row = query.tuples().first()
+        if row is not None:
+            return HostOf(row[0], row[1], row[2], row[3] is not None)
+    return HostOf(
+        getattr(channel, "host_name", None),
+        getattr(channel, "host_paused_until", None),
+        getattr(channel, "host_probe_until", None),
+        getattr(channel, "host_degraded_since", None) is not None,
+    )
 
 
 def begin_attempt(channel_id: int) -> Channel | None:

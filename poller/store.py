@@ -85,22 +85,54 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
 
 
 def record_failure(
-    channel_id: int, error: str, now: float, next_poll_at: float, *, claimed_until: float = 0
+    channel_id: int,
+    error: str,
+    now: float,
+    next_poll_at: float,
+    *,
+    claimed_until: float = 0,
+    charge: bool = True,
+    kind: str | None = None,
 ) -> None:
     """Record a failed poll: count it, keep the reason, push the next poll out.
 
     `claimed_until` stays in the future while Dramatiq retries the message,
-    so the tick does not enqueue the channel beside the retry.
+    so the tick does not enqueue the channel beside the retry. `charge=False`
+    records a failure that is the platform's (its host is degraded): the
+    reason is kept, the failure is not counted. `kind` is how it counted for
+    the host (`host_signals.classify`), which tells a platform outage.
     """
     Channel.update(
-        consecutive_failures=Channel.consecutive_failures + 1,
+        consecutive_failures=Channel.consecutive_failures + (1 if charge else 0),
         last_error=error[:1000],
         last_error_at=now,
         last_outcome="failed",
+        last_failure_kind=kind,
         next_poll_at=next_poll_at,
         claimed_until=claimed_until,
         poll_attempts=0,
     ).where((Channel.id == channel_id) & Channel.next_poll_at.is_null(False)).execute()
+
+
+def defer(channel_id: int, now: float, next_poll_at: float, reason: str | None = None) -> None:
+    """Put a poll off until its host takes requests again; charge the channel nothing.
+
+    The claim is released and no failure is counted: the host is paused (a
+    bot check, a 429), not the channel. `reason` is the answer that paused
+    the host, when this poll got it.
+    """
+    fields: dict[Any, Any] = {
+        Channel.last_outcome: "deferred",
+        Channel.next_poll_at: next_poll_at,
+        Channel.claimed_until: 0,
+        Channel.poll_attempts: 0,
+    }
+    if reason is not None:
+        fields[Channel.last_error] = reason[:1000]
+        fields[Channel.last_error_at] = now
+    Channel.update(fields).where(
+        (Channel.id == channel_id) & Channel.next_poll_at.is_null(False)
+    ).execute()
 
 
 def _finish(channel: Channel, now: float, plan: Reschedule, extra: dict) -> None:

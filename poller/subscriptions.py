@@ -10,9 +10,10 @@ from typing import Any
 
 from peewee import Value
 
-from . import sources
+from . import host_store, sources
 from .config import Settings
 from .errors import NotFound, TubepollerError
+from .host_links import channel_host
 from .models import MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -58,6 +59,8 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
     """
     _check_mode(mode)
     spec = sources.resolve(url, settings)
+    host = channel_host(spec.kind, spec.external_id, spec.feed_url, settings)
+    host_id = host_store.ensure_host(host, now)
     with db.atomic():
         Channel.insert(
             kind=spec.kind,
@@ -65,8 +68,12 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
             feed_url=spec.feed_url,
             created_at=now,
             next_poll_at=now,
+            host=host_id,
         ).on_conflict_ignore().execute()
         channel = Channel.get(Channel.feed_url == spec.feed_url)
+        if channel.host_id is None:  # a channel from before hosts were linked
+            Channel.update(host=host_id).where(Channel.id == channel.id).execute()
+            channel.host_id = host_id
         if channel.next_poll_at is None:  # nobody subscribed any more: wake it
             Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
             channel.next_poll_at = now

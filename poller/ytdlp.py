@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import (
@@ -234,7 +235,15 @@ def _checked_stem(name: str) -> str:
     return name
 
 
-def download(url: str, dest_dir: Path, *, name: str, timeout: float, label: str = "") -> str:
+def download(
+    url: str,
+    dest_dir: Path,
+    *,
+    name: str,
+    timeout: float,
+    label: str = "",
+    extra_args: Sequence[str] = (),
+) -> str:
     """Download the video at ``url`` to ``dest_dir/name.EXT``; return its absolute path.
 
     A retry whose file is already complete succeeds without downloading again: yt-dlp
@@ -246,6 +255,7 @@ def download(url: str, dest_dir: Path, *, name: str, timeout: float, label: str 
         name: the file's stem, from `file_stem`.
         timeout: seconds before yt-dlp and its children are killed.
         label: what the download is for in the log (``video=12``).
+        extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
 
     Raises:
         TransientError: timeout, network failure, or a retryable yt-dlp failure.
@@ -261,6 +271,7 @@ def download(url: str, dest_dir: Path, *, name: str, timeout: float, label: str 
     _remove_leftovers(target)
     out = run(
         [
+            *extra_args,
             "--no-playlist",
             "--no-overwrites",
             "--paths", str(home),

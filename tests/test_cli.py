@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -150,3 +151,49 @@ def test_listings_show_each_event_s_video_newest_first_and_only_subscribed_chann
     assert everything[0]["subscribers"] == 0 and everything[0]["next_poll_at"] is None
     result = run(env, "video", "list", "--user", "alice", "--channel", "1", check=False)
     assert result.returncode == 2 and "channel 1 not found" in result.stderr
+
+
+def test_db_init_links_old_channels_to_hosts_and_a_paused_host_shows_everywhere(
+    env, feeds: FeedServer
+) -> None:
+    source = feeds.add_channel()
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+    database = sqlite3.connect(Path(env["TUBEPOLLER_DATA_DIR"]) / "tubepoller.db")
+    with database:
+        database.execute("UPDATE channel SET host_id = NULL")  # a row from before hosts
+    assert "linked 1 channels to their hosts" in run(env, "db", "init").stdout
+    (host,) = json.loads(run(env, "host", "list", "--json").stdout)
+    assert host["name"] == feeds.base.split("://", 1)[1] and host["state"] == "open"
+
+    with database:
+        database.execute(
+            "UPDATE host SET paused_until = ?, pause_reason = 'bot_check: test'",
+            (time.time() + 900,),
+        )
+    database.close()
+    assert "channel 1: deferred" in run(env, "poll", "1").stdout
+    assert not feeds.hits  # a paused host gets no request
+    (host,) = json.loads(run(env, "host", "list", "--json").stdout)
+    assert (
+        host["paused"] and host["state"] == "paused" and host["pause_reason"] == "bot_check: test"
+    )
+    (channel,) = json.loads(run(env, "channel", "list", "--json").stdout)
+    assert channel["paused"] and channel["paused_until"] and channel["consecutive_failures"] == 0
+    assert "paused" in run(env, "host", "list").stdout
+
+
+def test_poll_all_without_a_broker_keeps_to_the_hosts_budget(env, feeds: FeedServer) -> None:
+    env = {**env, "TUBEPOLLER_HOST_RATE": "2"}
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    for _ in range(3):
+        source = feeds.add_channel()
+        run(env, "channel", "add", f"https://www.youtube.com/channel/{source.id}")
+    started = time.monotonic()
+    out = run(env, "poll", "--all").stdout
+    elapsed = time.monotonic() - started
+    assert out.count("channel ") == 3 and "polled 3 channels" in out
+    # Three feeds and three catalog listings of one host at 2/s: at least 2.5 s.
+    assert elapsed >= 2.5

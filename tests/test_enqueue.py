@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from dramatiq.errors import BrokerError
 
-from poller import enqueue
+from poller import enqueue, host_store
 from poller.config import Settings
 from poller.models import Channel, db
 
@@ -21,10 +21,16 @@ class Actor:
         self.sent: list[int] = []
         self.refuse_after = refuse_after
 
+        self.options: dict[int, dict] = {}  # what send_with_options added, by channel
+
     def send(self, channel_id: int) -> None:
         if self.refuse_after is not None and len(self.sent) >= self.refuse_after:
             raise BrokerError("connection lost")
         self.sent.append(channel_id)
+
+    def send_with_options(self, *, args: tuple, kwargs: dict, delay: int | None) -> None:
+        self.send(*args)
+        self.options[args[0]] = {**kwargs, "delay": delay}
 
 
 def make_due(count: int) -> list[int]:
@@ -41,14 +47,14 @@ def make_due(count: int) -> list[int]:
 def test_every_due_channel_gets_one_message_across_batches(monkeypatch) -> None:
     monkeypatch.setattr(enqueue, "BATCH", 2)
     ids = make_due(5)
-    claims: list[list[int]] = []
-    real_claim = enqueue.claim
+    claims: list[list[tuple[int, int | None]]] = []
+    real_claim = enqueue.claim_with_hosts
 
     def counted_claim(*args, **kwargs):
         claims.append(real_claim(*args, **kwargs))
         return claims[-1]
 
-    monkeypatch.setattr(enqueue, "claim", counted_claim)
+    monkeypatch.setattr(enqueue, "claim_with_hosts", counted_claim)
     actor = Actor()
     assert enqueue.enqueue_polls(actor, NOW, SETTINGS) == 5
     assert sorted(actor.sent) == ids
@@ -74,3 +80,44 @@ def test_a_manual_poll_sends_only_the_channels_asked_for() -> None:
     actor = Actor()
     sent = enqueue.enqueue_polls(actor, NOW, SETTINGS, due_only=False, channel_ids=[ids[2]])
     assert (sent, actor.sent) == (1, [ids[2]])
+
+
+def make_hosted(count: int, host: str = "127.0.0.1:9") -> tuple[list[int], int]:
+    """Due channels of one host; return their ids and the host's id."""
+    host_id = host_store.ensure_host(host, NOW)
+    rows = [
+        {"kind": "feed", "feed_url": f"http://{host}/{i}", "created_at": NOW,
+         "next_poll_at": NOW - 1 - i, "host": host_id}
+        for i in range(count)
+    ]  # fmt: skip
+    with db.atomic():
+        Channel.insert_many(rows).execute()
+    return [c.id for c in Channel.select(Channel.id).order_by(Channel.id)], host_id
+
+
+def test_a_tick_claims_a_host_only_as_far_as_its_budget_and_spaces_the_sends() -> None:
+    ids, _ = make_hosted(150)
+    actor = Actor()
+    settings = Settings(host_rate=2.0)
+    assert enqueue.enqueue_polls(actor, NOW, settings) == 120  # 2/s for one minute
+    delays = sorted(actor.options.get(c, {}).get("delay") or 0 for c in actor.sent)
+    assert delays[:3] == [0, 500, 1000] and delays[-1] == 59_500
+    # The rest stay due, unclaimed, for the next tick; none is charged anything.
+    left = Channel.select().where(Channel.claimed_until < NOW)
+    assert {c.id for c in left} == set(ids) - set(actor.sent)
+    assert all(c.consecutive_failures == 0 for c in left)
+    # The budget is spent: a second scheduler in the same second gets nothing.
+    assert enqueue.enqueue_polls(Actor(), NOW, settings) == 0
+
+
+def test_a_paused_host_is_not_claimed_and_its_end_sends_one_probe() -> None:
+    ids, _ = make_hosted(5)
+    host_store.pause("127.0.0.1:9", NOW, "bot_check: test", base=900)
+    assert enqueue.enqueue_polls(Actor(), NOW + 10, SETTINGS) == 0
+    assert Channel.select().where(Channel.claimed_until > NOW).count() == 0
+    actor = Actor()
+    assert enqueue.enqueue_polls(actor, NOW + 901, SETTINGS) == 1
+    (probe,) = actor.sent
+    assert actor.options[probe]["probe"]
+    # While the probe is out, nobody else goes to the host.
+    assert enqueue.enqueue_polls(Actor(), NOW + 902, SETTINGS) == 0

@@ -18,6 +18,7 @@ from .channels import (
     subscribed_channel_ids,
 )
 from .events import events
+from .hosts import host_json, hosts
 from .shapes import channel_json, event_json, iso, video_json
 from .users import only_user, user_for_token, user_named
 from .videos import (
@@ -33,6 +34,8 @@ from .videos import (
 )
 
 __all__ = [
+    "host_json",
+    "hosts",
     "DOWNLOAD_STATES",
     "FAILED",
     "NOT_WANTED",

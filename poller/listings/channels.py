@@ -7,7 +7,7 @@ from typing import Any
 from peewee import JOIN, ModelSelect, Value, fn
 
 from ..errors import NotFound
-from ..models import Channel, Subscription, User, Video
+from ..models import Channel, Host, Subscription, User, Video
 from .shapes import channel_json, video_json
 
 Marks = tuple[float | None, float | None]
@@ -22,7 +22,12 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
         everything: every channel, with its subscriber count.
     """
     videos = Video.select(fn.COUNT(Video.id)).where(Video.channel == Channel.id)
-    columns: list[Any] = [Channel, videos.alias("video_count")]
+    columns: list[Any] = [
+        Channel,
+        videos.alias("video_count"),
+        Host.paused_until.alias("host_paused_until"),
+        Host.degraded_since.alias("host_degraded_since"),
+    ]
     if user is None:
         everything = True
         columns += [Value(None).alias("mode"), Value(None).alias("subscribed_at")]
@@ -38,10 +43,12 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
             .where(others.channel == Channel.id)
             .alias("subscribers")
         )
-    query = Channel.select(*columns)
+    query = Channel.select(*columns).join(Host, JOIN.LEFT_OUTER, on=(Channel.host == Host.id))
     if user is not None:
         mine = (Subscription.channel == Channel.id) & (Subscription.user == user.id)
-        query = query.join(Subscription, JOIN.LEFT_OUTER if everything else JOIN.INNER, on=mine)
+        query = query.switch(Channel).join(
+            Subscription, JOIN.LEFT_OUTER if everything else JOIN.INNER, on=mine
+        )
     return query.order_by(Channel.id).objects()
 
 

@@ -51,6 +51,12 @@ def channel_json(channel: Any) -> dict[str, Any]:
         "mode": channel.mode,
         "subscribed_at": iso(channel.subscribed_at),
     }
+    # Its host's pause (a bot check, a 429) lasts until a probe succeeds; a
+    # degraded host fails most of its feeds at once (a platform outage).
+    paused_until = getattr(channel, "host_paused_until", None)
+    shape["paused"] = paused_until is not None
+    shape["paused_until"] = iso(paused_until)
+    shape["degraded"] = getattr(channel, "host_degraded_since", None) is not None
     subscribers = getattr(channel, "subscribers", None)
     if subscribers is not None:
         shape["subscribers"] = subscribers

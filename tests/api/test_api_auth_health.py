@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import falcon.testing
 import pytest
@@ -10,7 +11,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 from api.app import create_app
 from api.routes import ROUTES
-from poller import config
+from poller import config, host_store
 from poller.broker import broker_state
 from poller.models import db
 from tests.api.support import Caller
@@ -50,8 +51,20 @@ def test_health_needs_no_token_and_reports_both_parts(client: falcon.testing.Tes
     result = client.simulate_get("/api/health")
 
     assert result.status_code == 200
-    assert result.json == {"database": "ok", "broker": "ok (in-process)"}
+    assert result.json == {"database": "ok", "broker": "ok (in-process)", "hosts": []}
     assert result.headers["cache-control"] == "no-store"
+
+
+def test_health_shows_a_paused_host_and_stays_200(client: falcon.testing.TestClient) -> None:
+    now = time.time()
+    host_store.pause("www.youtube.com", now, "bot_check: Sign in to confirm", base=900)
+
+    result = client.simulate_get("/api/health")
+
+    assert result.status_code == 200  # the platform refuses us; the service is up
+    (host,) = result.json["hosts"]
+    assert host["name"] == "www.youtube.com" and host["paused"] and host["state"] == "paused"
+    assert host["pause_reason"].startswith("bot_check") and host["paused_until"]
 
 
 def test_health_is_a_503_naming_the_database_when_it_is_down(settings, tmp_path) -> None:

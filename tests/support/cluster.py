@@ -191,6 +191,7 @@ def worker_env(
             "TUBEPOLLER_RSS_TIMEOUT": "10",  # above the slowest feed a test serves
             "TUBEPOLLER_YTDLP_TIMEOUT": "60",
             "TUBEPOLLER_DOWNLOAD_TIMEOUT": "120",
+            "TUBEPOLLER_HOST_RATE": "1000",  # the feed server on loopback is no YouTube
             "TUBEPOLLER_DATA_DIR": str(data_dir),
             "TUBEPOLLER_MEDIA_DIR": str(data_dir / "media"),
             "PYTHONUNBUFFERED": "1",

@@ -12,7 +12,7 @@ from typing import Any
 
 from poller import __version__
 
-from .pagination import DEFAULT_LIMIT, MAX_LIMIT
+from .pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .params import MAX_WAIT_S
 from .routes import MAX_ID, Route
 from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID
@@ -48,7 +48,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "Cursor": _query(
         "cursor",
-        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 200},
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR},
         "the opaque `next` of the previous page",
     ),
     "Status": _query("status", DOWNLOAD_STATUS, "only videos in this download state"),

@@ -72,7 +72,7 @@ def test_a_subscription_stands_when_the_broker_is_down(
     [
         ("ftp://example.com/feed.xml", "only http and https"),
         ("   ", "empty"),
-        ("https://www.youtube.com/@somehandle", "/channel/UC"),
+        ("https://www.youtube.com/@somehandle", "to find its channel"),  # no such page
     ],
 )
 def test_an_unusable_url_is_a_400_that_says_why(alice: Caller, url: str, reason: str) -> None:
@@ -81,6 +81,28 @@ def test_an_unusable_url_is_a_400_that_says_why(alice: Caller, url: str, reason:
     assert result.status_code == 400
     assert result.json["title"] == "Unusable URL"
     assert reason in result.json["description"]
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b'{"url": "http://[zz]/feed"}', "not a valid URL"),
+        (b'{"url": "http://[::1:18931/feed"}', "not a valid URL"),
+        (b'{"url": "http://127.0.0.1:99999/feed"}', "not a valid URL"),
+        (b'{"url": "https://[zz]/watch?v=abc"}', "not a valid URL"),
+        # JSON may spell a lone surrogate; it is no text a URL can be stored as.
+        (b'{"url": "http://127.0.0.1/feed/\\ud800"}', "not valid text"),
+        (b'{"url": "https://www.youtube.com/@\\ud800"}', "not valid text"),
+        (b'{"url": "http://\\ud800.example/feed"}', "not valid text"),
+    ],
+)
+def test_an_unparsable_url_is_a_400_not_a_500(alice: Caller, raw: bytes, reason: str) -> None:
+    result = alice.post("/api/channels", body=raw, headers={"Content-Type": "application/json"})
+
+    assert result.status_code == 400, result.text
+    assert result.json["title"] == "Unusable URL"
+    assert reason in result.json["description"]
+    assert Channel.select().count() == 0
 
 
 @pytest.mark.parametrize(

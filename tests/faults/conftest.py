@@ -124,6 +124,10 @@ class LiveAPI:
     channels: dict[str, int]  # user name → the channel only that user subscribes to
     videos: dict[str, int]  # user name → a video of that channel
 
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
     def headers(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 

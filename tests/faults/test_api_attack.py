@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import hmac
+import http.client
+import json
 import re
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 
 import falcon.testing
 import httpx
@@ -153,3 +158,29 @@ def test_oversized_and_malformed_bodies_are_rejected(live_api: LiveAPI) -> None:
                 body = chunks(1_000_000)  # a generator is spent after one request
         assert alice.get("/api/health").status_code == 200  # the server is still fine
     assert Channel.select().count() == channels_before
+
+
+def test_a_plain_client_sees_the_413_of_an_oversized_body(live_api: LiveAPI) -> None:
+    """urllib writes its whole body before it reads: an unread body reset it (broken pipe)."""
+    url = f"{live_api.base}/api/channels"
+    headers = {**live_api.headers("alice"), "Content-Type": "application/json"}
+    for size in (5_000_000, 5_000_000, 8_000_000):  # twice: a reset depends on timing
+        request = urllib.request.Request(url, data=b"x" * size, headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 413, size
+        assert answer.value.headers["Connection"] == "close"
+        assert "65536 bytes" in json.loads(answer.value.read())["description"]
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(80):  # 5 MiB with no declared length
+            yield b" " * 65536
+
+    for auth in (live_api.headers("alice"), {}):  # refused by the cap, or before it (401)
+        connection = http.client.HTTPConnection("127.0.0.1", live_api.port, timeout=30)
+        connection.request(
+            "POST", "/api/channels", body=chunks(), encode_chunked=True,
+            headers={**auth, "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert connection.getresponse().status == (413 if auth else 401)
+        connection.close()

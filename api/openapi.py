@@ -170,7 +170,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "201": _json(
                 "Subscribed", "Subscribed; the channel's first poll is queued", CHANNEL_LINKS
             ),
-            "200": _json("Subscribed", "Already subscribed", CHANNEL_LINKS),
+            "200": _json(
+                "Subscribed",
+                "Already subscribed; a mode in the body replaces the old one",
+                CHANNEL_LINKS,
+            ),
         },
         body="Subscribe",
     ),

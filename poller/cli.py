@@ -14,7 +14,7 @@ from peewee import DatabaseError, InterfaceError, OperationalError
 
 from . import config
 from .errors import TubepollerError
-from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
+from .models import DOWNLOAD_STATES, MODES
 
 Handler = Callable[[argparse.Namespace, config.Settings], int]
 
@@ -78,9 +78,10 @@ def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
     user = _user(args) or only_user()
     result = subscribe(user, args.url, args.mode, time.time(), settings)
     state = "subscribed" if result.created else "already subscribed"
+    changed = f" (was {result.previous_mode})" if result.mode_changed else ""
     print(
         f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
-        f"mode {result.subscription.mode}"
+        f"mode {result.subscription.mode}{changed}"
     )
     if result.created and _enqueue_poll(settings, result.channel.id):
         print("first poll queued")
@@ -212,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--mode",
         choices=MODES,
-        default=FUTURE_ONLY,
-        help="future_only downloads new uploads; catalog_only never downloads",
+        default=None,
+        help="future_only (the default) downloads new uploads; catalog_only never downloads; "
+        "given for a channel already subscribed, changes its mode",
     )
     add.set_defaults(handler=cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")

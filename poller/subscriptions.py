@@ -12,7 +12,7 @@ from peewee import Value
 from . import sources
 from .config import Settings
 from .errors import NotFound, TubepollerError
-from .models import MODES, Channel, Subscription, User, UserVideoRef, Video, db
+from .models import FUTURE_ONLY, MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -40,22 +40,43 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
 
 @dataclass(frozen=True)
 class Subscribed:
+    """What `subscribe` did.
+
+    Attributes:
+        created: False when the user already subscribed.
+        previous_mode: the mode an existing subscription had before this call
+            changed it; None when it was created or kept its mode.
+    """
+
     channel: Channel
     subscription: Subscription
-    created: bool  # False when the user already subscribed
+    created: bool
+    previous_mode: str | None = None
+
+    @property
+    def mode_changed(self) -> bool:
+        """Return True when an existing subscription got another mode."""
+        return self.previous_mode is not None
 
 
-def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -> Subscribed:
+def subscribe(user: User, url: str, mode: str | None, now: float, settings: Settings) -> Subscribed:
     """Subscribe `user` to the channel at `url`, creating the channel if new.
 
     A channel nobody polled yet is due at once; the caller enqueues its poll.
     The new subscriber gets references to what is cataloged already.
+    Subscribing again with another mode changes the subscription's mode,
+    as `set_mode` does; with no mode it keeps the one it has.
+
+    Args:
+        mode: the tracking mode; None is future_only for a new subscription
+            and no change for an existing one.
 
     Raises:
         UnusableURL: the URL cannot be polled.
         TubepollerError: the mode is unknown.
     """
-    _check_mode(mode)
+    if mode is not None:
+        _check_mode(mode)
     spec = sources.resolve(url, settings)
     with db.atomic():
         Channel.insert(
@@ -70,13 +91,19 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
             Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
             channel.next_poll_at = now
         created = bool(
-            Subscription.insert(user=user, channel=channel, mode=mode, created_at=now)
+            Subscription.insert(
+                user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
+            )
             .on_conflict_ignore()
             .execute()
         )
         subscription = Subscription.get(
             (Subscription.user == user) & (Subscription.channel == channel)
         )
+        previous = None
+        if not created and mode is not None and subscription.mode != mode:
+            previous, subscription.mode = subscription.mode, mode
+            subscription.save(only=[Subscription.mode])
         if created:
             refs = Video.select(Value(user.id), Video.id, Value(now)).where(
                 Video.channel == channel
@@ -84,7 +111,7 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
             UserVideoRef.insert_from(
                 refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
             ).on_conflict_ignore().execute()
-    return Subscribed(channel, subscription, created)
+    return Subscribed(channel, subscription, created, previous)
 
 
 def subscription_of(user: User, channel_id: int) -> Subscription:

@@ -1,9 +1,10 @@
-"""`tubepoller channel add` with a URL that cannot be parsed: one line, no traceback."""
+"""`tubepoller channel add`: an unparsable URL is one line; a new mode replaces the old."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.support.feedserver import FeedServer
 from tests.test_cli import env, run  # noqa: F401 (env is a fixture)
 
 
@@ -22,3 +23,20 @@ def test_an_unparsable_url_is_a_one_line_error(env: dict[str, str], url: str) ->
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"tubepoller: error: {url!r} is not a valid URL: ")
+
+
+def test_channel_add_again_with_another_mode_changes_it(
+    env: dict[str, str],  # noqa: F811
+    feeds: FeedServer,
+) -> None:
+    source = feeds.add_channel()
+    url = f"https://www.youtube.com/channel/{source.id}"
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    assert "mode catalog_only" in run(env, "channel", "add", url, "--mode", "catalog_only").stdout
+
+    again = run(env, "channel", "add", url, "--mode", "future_only").stdout
+    plain = run(env, "channel", "add", url).stdout  # no --mode: keep it
+
+    assert "already subscribed" in again and "mode future_only (was catalog_only)" in again
+    assert "mode future_only" in plain and "was" not in plain

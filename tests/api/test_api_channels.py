@@ -39,6 +39,22 @@ def test_subscribing_again_answers_200_and_queues_nothing(
     assert len(queued(broker)) == 1
 
 
+def test_subscribing_again_with_another_mode_changes_it_and_says_so(
+    alice: Caller, feed: Feed, broker
+) -> None:
+    first = alice.post("/api/channels", json={"url": feed.url, "mode": "catalog_only"})
+    again = alice.post("/api/channels", json={"url": feed.url, "mode": "future_only"})
+    plain = alice.post("/api/channels", json={"url": feed.url})  # no mode: keep it
+
+    assert first.json["mode_changed"] is False
+    assert again.status_code == 200
+    assert (again.json["mode"], again.json["mode_changed"]) == ("future_only", True)
+    assert (plain.json["mode"], plain.json["mode_changed"]) == ("future_only", False)
+    assert Subscription.get().mode == "future_only"
+    assert alice.get(f"/api/channels/{first.json['id']}").json["mode"] == "future_only"
+    assert len(queued(broker)) == 1
+
+
 def test_a_second_subscriber_shares_the_channel(
     alice: Caller, bob: Caller, feed: Feed, broker
 ) -> None:

@@ -24,7 +24,7 @@ from . import errors, openapi
 from .auth import Authenticate
 from .middleware import BodyLimit, DatabaseSession
 from .resources.channels import Channels
-from .resources.docs import OpenAPIDocument
+from .resources.docs import ApiReference, OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
 from .resources.polls import Polls
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     resources: dict[str, Any] = {
         "health": Health(services.health),
         "openapi": OpenAPIDocument(openapi.document(ROUTES)),
+        "docs": ApiReference(),
         "channels": Channels(services),
         "polls": Polls(services),
         "videos": Videos(services.listings),

@@ -14,6 +14,7 @@ from poller import __version__
 
 from .pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .params import MAX_WAIT_S
+from .resources.docs import ASSETS
 from .routes import MAX_ID, Route
 from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID
 
@@ -51,6 +52,13 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR},
         "the opaque `next` of the previous page",
     ),
+    "Asset": {
+        "name": "asset",
+        "in": "path",
+        "required": True,
+        "description": "a file of the reference page",
+        "schema": {"type": "string", "enum": sorted(ASSETS)},
+    },
     "Status": _query("status", DOWNLOAD_STATUS, "only videos in this download state"),
     "Scope": _query(
         "scope", {"type": "string", "enum": ["all"]}, "admins: every channel, not only their own"
@@ -154,7 +162,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         public=True,
     ),
     ("/api/openapi.json", "GET"): _operation(
-        "openapi", "This document", {"200": _json("OpenAPI", "The OpenAPI 3.1 document")}
+        "openapi",
+        "This document",
+        {"200": _json("OpenAPI", "The OpenAPI 3.1 document")},
+        public=True,
+    ),
+    ("/api/docs", "GET"): _operation(
+        "apiReference",
+        "A browsable reference of this document (Swagger UI, served from here)",
+        {"200": {"description": "The page", "content": {"text/html": {}}}},
+        public=True,
+    ),
+    ("/api/docs/{asset}", "GET"): _operation(
+        "apiReferenceAsset",
+        "A script or style sheet of the reference page",
+        {
+            "200": {"description": "The file", "content": {"text/javascript": {}, "text/css": {}}},
+            "404": _json("Error", "No such file"),
+        },
+        parameters=["Asset"],
+        public=True,
     ),
     ("/api/channels", "GET"): _operation(
         "listChannels",

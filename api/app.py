@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
@@ -30,6 +30,7 @@ from .resources.health import Health
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
+from .waiting import PROCESS_SLOTS, WaitSlots
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Services:
             connection (`poller.database`).
         health: returns the state of the database and the broker.
         clock: the time now, in epoch seconds.
+        waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
     """
 
     settings: Settings
@@ -56,6 +58,7 @@ class Services:
     database: Any
     health: Callable[[], dict[str, str]]
     clock: Callable[[], float] = time.time
+    waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:

@@ -88,6 +88,8 @@ _REASONS = {
     "409": "The video is already downloading or downloaded",
     "413": "The body is larger than 64 KiB",
     "415": "The body is not application/json",
+    "429": "Too many waiting requests in this API process, or of this user; try again later "
+    "(Retry-After) or without ?wait",
     "422": "The body is JSON but a field is unknown, missing or of the wrong type",
     "503": "The database or the broker is unavailable",
 }
@@ -241,7 +243,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "202": _json("PollQueued", "Queued (or already queued); with wait: no outcome in time"),
             "200": _json("PollOutcome", "With wait: the poll's outcome"),
         },
-        ["400", "404"],
+        ["400", "404", "429"],
         parameters=["ChannelId", "PollWait"],
     ),
     ("/api/channels/{channel_id}/videos", "GET"): _operation(
@@ -269,7 +271,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "listEvents",
         "The caller's events after an id, oldest first, at most 100",
         {"200": _json("EventList", "Events; an empty list when none arrived in time")},
-        ["400"],
+        ["400", "429"],
         parameters=["After", "EventWait"],
     ),
 }

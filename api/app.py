@@ -1,4 +1,4 @@
-"""Build the Falcon WSGI app: `gunicorn 'api.app:create_app()'`.
+"""Build the Falcon WSGI app; `api.asgi` serves it under gunicorn.
 
 The app reads through the read layer (`poller.listings`), writes through
 `poller`'s writers and sends work to the actors' queues; it never polls or

@@ -19,7 +19,7 @@ import falcon
 
 T = TypeVar("T")
 
-MAX_WAITS = 12  # per API process; gunicorn_conf sizes its threads above this
+MAX_WAITS = 12  # per API process; api.asgi sizes its thread pool above this
 MAX_WAITS_PER_USER = 3
 SPARE_THREADS = 4  # threads a process keeps for requests that do not wait
 RETRY_AFTER_S = 5
@@ -66,7 +66,7 @@ class WaitSlots:
                     del self._users[user_id]
 
 
-# The process's slots: gunicorn_conf fits them to the worker's thread count.
+# The process's slots: api.asgi fits them to its thread pool.
 PROCESS_SLOTS = WaitSlots()
 
 

@@ -1,4 +1,4 @@
-"""Build the Falcon WSGI app: `gunicorn 'api.app:create_app()'`.
+"""Build the Falcon WSGI app; `api.asgi` serves it under gunicorn.
 
 The app reads through the read layer (`poller.listings`), writes through
 `poller`'s writers and sends work to the actors' queues; it never polls or
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import falcon
@@ -25,13 +25,14 @@ from . import errors, openapi
 from .auth import Authenticate
 from .middleware import BodyLimit, DatabaseSession
 from .resources.channels import Channels
-from .resources.docs import OpenAPIDocument
+from .resources.docs import ApiReference, OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
 from .resources.metrics import Metrics
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
+from .waiting import PROCESS_SLOTS, WaitSlots
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Services:
         health: returns the state of the database and the broker.
         metrics: returns the Prometheus exposition and its content type.
         clock: the time now, in epoch seconds.
+        waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
     """
 
     settings: Settings
@@ -60,6 +62,7 @@ class Services:
     health: Callable[[], dict[str, Any]]
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
     clock: Callable[[], float] = time.time
+    waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -124,6 +127,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     resources: dict[str, Any] = {
         "health": Health(services.health),
         "openapi": OpenAPIDocument(openapi.document(ROUTES)),
+        "docs": ApiReference(),
         "channels": Channels(services),
         "polls": Polls(services),
         "videos": Videos(services.listings),

@@ -13,7 +13,7 @@ from typing import Any
 
 import falcon
 
-from .middleware import MAX_BODY
+from .middleware import MAX_BODY, too_large
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -40,9 +40,7 @@ def read_json(req: falcon.Request, schema: dict[str, Any]) -> dict[str, Any]:
         )
     raw = _read_capped(req)
     if len(raw) > MAX_BODY:
-        raise falcon.HTTPContentTooLarge(
-            description=f"request bodies are limited to {MAX_BODY} bytes"
-        )
+        raise too_large()
     if not raw.strip():
         raise falcon.HTTPBadRequest(title="Empty body", description="send a JSON object")
     try:
@@ -63,9 +61,13 @@ def _read_capped(req: falcon.Request) -> bytes:
     itself when the server says it ends the input (gunicorn does), one byte
     past the cap to tell that it is over.
     """
+    return _body_stream(req).read(MAX_BODY + 1)
+
+
+def _body_stream(req: falcon.Request) -> Any:
     if req.content_length is None and req.env.get("wsgi.input_terminated"):
-        return req.stream.read(MAX_BODY + 1)
-    return req.bounded_stream.read(MAX_BODY + 1)
+        return req.stream
+    return req.bounded_stream
 
 
 def check(body: Any, schema: dict[str, Any]) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 from poller import __version__
 
-from .pagination import DEFAULT_LIMIT, MAX_LIMIT
+from .pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .params import MAX_WAIT_S
+from .resources.docs import ASSETS
 from .routes import MAX_ID, Route
 from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID
 
@@ -48,9 +49,16 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     ),
     "Cursor": _query(
         "cursor",
-        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": 200},
+        {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_CURSOR},
         "the opaque `next` of the previous page",
     ),
+    "Asset": {
+        "name": "asset",
+        "in": "path",
+        "required": True,
+        "description": "a file of the reference page",
+        "schema": {"type": "string", "enum": sorted(ASSETS)},
+    },
     "Status": _query("status", DOWNLOAD_STATUS, "only videos in this download state"),
     "Scope": _query(
         "scope", {"type": "string", "enum": ["all"]}, "admins: every channel, not only their own"
@@ -80,6 +88,8 @@ _REASONS = {
     "409": "The video is already downloading or downloaded",
     "413": "The body is larger than 64 KiB",
     "415": "The body is not application/json",
+    "429": "Too many waiting requests in this API process, or of this user; try again later "
+    "(Retry-After) or without ?wait",
     "422": "The body is JSON but a field is unknown, missing or of the wrong type",
     "503": "The database or the broker is unavailable",
 }
@@ -154,7 +164,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         public=True,
     ),
     ("/api/openapi.json", "GET"): _operation(
-        "openapi", "This document", {"200": _json("OpenAPI", "The OpenAPI 3.1 document")}
+        "openapi",
+        "This document",
+        {"200": _json("OpenAPI", "The OpenAPI 3.1 document")},
+        public=True,
+    ),
+    ("/api/docs", "GET"): _operation(
+        "apiReference",
+        "A browsable reference of this document (Swagger UI, served from here)",
+        {"200": {"description": "The page", "content": {"text/html": {}}}},
+        public=True,
+    ),
+    ("/api/docs/{asset}", "GET"): _operation(
+        "apiReferenceAsset",
+        "A script or style sheet of the reference page",
+        {
+            "200": {"description": "The file", "content": {"text/javascript": {}, "text/css": {}}},
+            "404": _json("Error", "No such file"),
+        },
+        parameters=["Asset"],
+        public=True,
     ),
     ("/api/channels", "GET"): _operation(
         "listChannels",
@@ -170,7 +199,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "201": _json(
                 "Subscribed", "Subscribed; the channel's first poll is queued", CHANNEL_LINKS
             ),
-            "200": _json("Subscribed", "Already subscribed", CHANNEL_LINKS),
+            "200": _json(
+                "Subscribed",
+                "Already subscribed; a mode in the body replaces the old one",
+                CHANNEL_LINKS,
+            ),
         },
         body="Subscribe",
     ),
@@ -210,7 +243,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "202": _json("PollQueued", "Queued (or already queued); with wait: no outcome in time"),
             "200": _json("PollOutcome", "With wait: the poll's outcome"),
         },
-        ["400", "404"],
+        ["400", "404", "429"],
         parameters=["ChannelId", "PollWait"],
     ),
     ("/api/channels/{channel_id}/videos", "GET"): _operation(
@@ -238,7 +271,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "listEvents",
         "The caller's events after an id, oldest first, at most 100",
         {"200": _json("EventList", "Events; an empty list when none arrived in time")},
-        ["400"],
+        ["400", "429"],
         parameters=["After", "EventWait"],
     ),
 }

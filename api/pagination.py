@@ -19,6 +19,8 @@ from .routes import MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_CURSOR = 200  # characters; the OpenAPI document says so too
+MAX_KEY = 1e15  # a publication time in epoch seconds is far below; floats are exact here
 
 
 def limit(req: falcon.Request) -> int:
@@ -39,15 +41,20 @@ def decode(cursor: str) -> Position:
     Raises:
         falcon.HTTPInvalidParam: the cursor was not made by `encode`.
     """
+    # A cursor we make is two numbers, well under MAX_CURSOR characters; a
+    # longer one is refused before decoding, so a nested array cannot reach
+    # the JSON parser's recursion limit.
+    if len(cursor) > MAX_CURSOR:
+        raise _not_a_cursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key, row_id = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise falcon.HTTPInvalidParam("not a cursor this API gave out", "cursor") from None
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise _not_a_cursor() from None
     if not (key is None or _finite_number(key)) or not (
         isinstance(row_id, int) and not isinstance(row_id, bool) and 0 <= row_id <= MAX_ID
     ):
-        raise falcon.HTTPInvalidParam("not a cursor this API gave out", "cursor")
+        raise _not_a_cursor()
     return (None if key is None else float(key)), row_id
 
 
@@ -58,4 +65,17 @@ def after(req: falcon.Request) -> Position | None:
 
 
 def _finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Return True for a JSON number a publication time can be.
+
+    An int of 400 digits is a valid JSON number that `math.isfinite` and
+    `float` refuse with OverflowError: compare it, exactly, first.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -MAX_KEY <= value <= MAX_KEY
+    return math.isfinite(value) and -MAX_KEY <= value <= MAX_KEY
+
+
+def _not_a_cursor() -> falcon.HTTPInvalidParam:
+    return falcon.HTTPInvalidParam("not a cursor this API gave out", "cursor")

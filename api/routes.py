@@ -51,6 +51,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("/api/health", "health", ("GET",)),
     Route("/api/openapi.json", "openapi", ("GET",)),
+    Route("/api/docs", "docs", ("GET",)),
+    Route("/api/docs/{asset}", "docs", ("GET",), "asset"),
     Route("/api/channels", "channels", ("GET", "POST")),
     Route("/api/channels/poll", "polls", ("POST",)),
     Route("/api/channels/{channel_id:id}", "channels", ("GET", "PATCH", "DELETE"), "item"),

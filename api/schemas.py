@@ -94,7 +94,15 @@ HOST = _object(
 SUBSCRIBED: Schema = {
     "allOf": [
         {"$ref": "#/components/schemas/Channel"},
-        _object({"poll_queued": {"type": "boolean"}}),
+        _object(
+            {
+                "poll_queued": {"type": "boolean"},
+                "mode_changed": {
+                    "type": "boolean",
+                    "description": "already subscribed, and this request changed the mode",
+                },
+            }
+        ),
     ]
 }
 VIDEO = _object(

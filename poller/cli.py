@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--mode",
         choices=MODES,
-        default=FUTURE_ONLY,
-        help="future_only downloads new uploads; catalog_only never downloads",
+        default=None,
+        help="future_only (the default) downloads new uploads; catalog_only never downloads; "
+        "given for a channel already subscribed, changes its mode",
     )
     add.set_defaults(handler=commands.cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")

@@ -100,9 +100,10 @@ def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
     user = _user(args) or only_user()
     result = subscribe(user, args.url, args.mode, time.time(), settings)
     state = "subscribed" if result.created else "already subscribed"
+    changed = f" (was {result.previous_mode})" if result.mode_changed else ""
     print(
         f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
-        f"mode {result.subscription.mode}"
+        f"mode {result.subscription.mode}{changed}"
     )
     if not result.created:
         return 0

@@ -46,6 +46,10 @@ class _ThreadingWSGIServer6(_ThreadingWSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # A thread per connection, so a stalled client blocks only its own; the
+    # socket timeout ends a half-sent request instead of keeping it forever.
+    timeout = 20
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
         log.debug("api: " + format, *args)
 

@@ -115,7 +115,7 @@ def import_subscriptions(
                 done.refused.append((entry.url, str(exc)))
             else:
                 specs.setdefault(spec.feed_url, spec)
-        created = subscribe_many(user, list(specs.values()), mode, now)
+        created = subscribe_many(user, list(specs.values()), mode, now, settings)
         done.added += len(created)
         refused = len(done.refused) - refused
         done.already += len(chunk) - refused - len(created)

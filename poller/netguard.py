@@ -89,6 +89,31 @@ def check_host(host: str, port: int, allow_private: bool) -> list[str]:
     return addresses
 
 
+def split_url(url: str) -> urllib.parse.SplitResult:
+    """Return the parts of a URL a user typed, or say in one line why it is none.
+
+    `urlsplit` raises ValueError for a malformed bracketed host (``[zz]``,
+    ``[::1``) and `port` for a bad port; a lone surrogate (a JSON ``\\ud800``,
+    or undecodable bytes on a command line) passes them and fails later, when
+    the URL is encoded to be stored or sent. Every later step may then take
+    the URL apart without a try.
+
+    Raises:
+        UnusableURL: the URL cannot be parsed, or is not valid text.
+    """
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnusableURL(f"{url!r} holds characters that are not valid text") from None
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        parts.port  # noqa: B018 (it is the check: a bad port raises here)
+        parts.hostname  # noqa: B018
+    except ValueError as exc:
+        raise UnusableURL(f"{url!r} is not a valid URL: {exc}") from None
+    return parts
+
+
 def check_url(url: str, allow_private: bool, resolve: bool = True) -> None:
     """Check a URL a user submits before it is stored.
 
@@ -101,11 +126,8 @@ def check_url(url: str, allow_private: bool, resolve: bool = True) -> None:
     Raises:
         UnusableURL: the URL cannot be polled; the message says why, in one line.
     """
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise UnusableURL(f"{url!r} is not a valid URL: {exc}") from None
+    parts = split_url(url)
+    port = parts.port
     if parts.scheme.lower() not in ("http", "https"):
         raise UnusableURL(f"{url!r} must start with http:// or https://")
     host = parts.hostname

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Cast, Value, chunked
+from peewee import Cast, PostgresqlDatabase, Value, chunked
 
 from .decide import Reschedule, StoreEntries
 from .models import (
@@ -63,6 +63,7 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         backfill_count = len(inserted) - len(announced)
         downloads: list[int] = []
         if inserted:
+            lock_event_ids()  # the events below commit in id order
             first_new = min(v.id for v in inserted)
             _reference(channel.id, first_new, now)
             if announced:
@@ -82,6 +83,24 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
             extra[Channel.title] = plan.title
         _finish(channel, now, plan.reschedule, extra)
     return Saved([v.id for v in announced], backfill_count, downloads)
+
+
+# The advisory lock that makes event ids commit in the order they are given.
+EVENT_IDS_LOCK = 0x74756265  # "tube"
+
+
+def lock_event_ids() -> None:
+    """On PostgreSQL, hold the event-id lock until this transaction ends.
+
+    A sequence gives ids at insert time; two transactions can commit them
+    out of order (11 before 10), and a reader of ``?after=<last id>`` that
+    saw 11 would never see 10. Writers of events take this lock before
+    their first insert and keep it to the commit, so a smaller id is always
+    committed (or rolled back) before a larger one is. SQLite has one writer
+    at a time already.
+    """
+    if isinstance(db.obj, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (EVENT_IDS_LOCK,))
 
 
 def record_failure(

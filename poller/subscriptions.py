@@ -14,7 +14,7 @@ from . import host_store, sources
 from .config import Settings
 from .errors import NotFound, TubepollerError
 from .host_links import channel_host
-from .models import MODES, Channel, Subscription, User, UserVideoRef, Video, db
+from .models import FUTURE_ONLY, MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -42,22 +42,43 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
 
 @dataclass(frozen=True)
 class Subscribed:
+    """What `subscribe` did.
+
+    Attributes:
+        created: False when the user already subscribed.
+        previous_mode: the mode an existing subscription had before this call
+            changed it; None when it was created or kept its mode.
+    """
+
     channel: Channel
     subscription: Subscription
-    created: bool  # False when the user already subscribed
+    created: bool
+    previous_mode: str | None = None
+
+    @property
+    def mode_changed(self) -> bool:
+        """Return True when an existing subscription got another mode."""
+        return self.previous_mode is not None
 
 
-def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -> Subscribed:
+def subscribe(user: User, url: str, mode: str | None, now: float, settings: Settings) -> Subscribed:
     """Subscribe `user` to the channel at `url`, creating the channel if new.
 
     A channel nobody polled yet is due at once; the caller enqueues its poll.
     The new subscriber gets references to what is cataloged already.
+    Subscribing again with another mode changes the subscription's mode,
+    as `set_mode` does; with no mode it keeps the one it has.
+
+    Args:
+        mode: the tracking mode; None is future_only for a new subscription
+            and no change for an existing one.
 
     Raises:
         UnusableURL: the URL cannot be polled.
         TubepollerError: the mode is unknown.
     """
-    _check_mode(mode)
+    if mode is not None:
+        _check_mode(mode)
     spec = sources.resolve(url, settings)
     host = channel_host(spec.kind, spec.external_id, spec.feed_url, settings)
     host_id = host_store.ensure_host(host, now)
@@ -78,13 +99,19 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
             Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
             channel.next_poll_at = now
         created = bool(
-            Subscription.insert(user=user, channel=channel, mode=mode, created_at=now)
+            Subscription.insert(
+                user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
+            )
             .on_conflict_ignore()
             .execute()
         )
         subscription = Subscription.get(
             (Subscription.user == user) & (Subscription.channel == channel)
         )
+        previous = None
+        if not created and mode is not None and subscription.mode != mode:
+            previous, subscription.mode = subscription.mode, mode
+            subscription.save(only=[Subscription.mode])
         if created:
             refs = Video.select(Value(user.id), Video.id, Value(now)).where(
                 Video.channel == channel
@@ -92,7 +119,7 @@ def subscribe(user: User, url: str, mode: str, now: float, settings: Settings) -
             UserVideoRef.insert_from(
                 refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
             ).on_conflict_ignore().execute()
-    return Subscribed(channel, subscription, created)
+    return Subscribed(channel, subscription, created, previous)
 
 
 def subscription_of(user: User, channel_id: int) -> Subscription:
@@ -132,7 +159,9 @@ def _check_mode(mode: str) -> None:
         raise TubepollerError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
 
 
-def subscribe_many(user: User, specs: list[sources.ChannelSpec], mode: str, now: float) -> set[str]:
+def subscribe_many(
+    user: User, specs: list[sources.ChannelSpec], mode: str, now: float, settings: Settings
+) -> set[str]:
     """Subscribe `user` to many resolved channels in one transaction; a fixed number of queries.
 
     The bulk form of `subscribe` for imports: channels not stored yet are
@@ -147,6 +176,8 @@ def subscribe_many(user: User, specs: list[sources.ChannelSpec], mode: str, now:
     if not specs:
         return set()
     urls = [spec.feed_url for spec in specs]
+    host_of = {s.feed_url: channel_host(s.kind, s.external_id, s.feed_url, settings) for s in specs}
+    host_ids = host_store.ensure_hosts(host_of.values(), now)
     with db.atomic():
         Channel.insert_many(
             [
@@ -156,6 +187,7 @@ def subscribe_many(user: User, specs: list[sources.ChannelSpec], mode: str, now:
                     "feed_url": spec.feed_url,
                     "created_at": now,
                     "next_poll_at": now,
+                    "host": host_ids[host_of[spec.feed_url]],
                 }
                 for spec in specs
             ]

@@ -68,8 +68,8 @@ def test_every_compose_command_exists_in_the_package(name: str) -> None:
         assert command[1:] == ["poller.actors"]
     elif program == "gunicorn":
         module, _, call = command[-1].partition(":")
-        assert call == "create_app()"
-        assert callable(importlib.import_module(module).create_app)
+        assert call == "create_asgi_app()"
+        assert callable(importlib.import_module(module).create_asgi_app)
         for option in command[1:-1]:
             if option.startswith("--config=python:"):
                 importlib.import_module(option.split(":", 1)[1])

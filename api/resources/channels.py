@@ -11,7 +11,7 @@ from dramatiq.errors import BrokerError
 from ..auth import current_user
 from ..bodies import read_json
 from ..params import scope_all
-from ..schemas import CHANGE_MODE, FUTURE_ONLY, SUBSCRIBE
+from ..schemas import CHANGE_MODE, SUBSCRIBE
 
 log = logging.getLogger("api")
 
@@ -39,14 +39,19 @@ class Channels:
         body = read_json(req, SUBSCRIBE)
         user = current_user(req)
         now = self.clock()
+        # No mode: future_only for a new subscription, unchanged for an old one.
         result = self.subscriptions.subscribe(
-            user, body["url"], body.get("mode", FUTURE_ONLY), now, self.settings
+            user, body["url"], body.get("mode"), now, self.settings
         )
         queued = self._first_poll(result.channel.id, now) if result.created else False
         if result.created:
             resp.status = falcon.HTTP_201
             resp.location = f"/api/channels/{result.channel.id}"
-        resp.media = {**self.listings.channel(user, result.channel.id), "poll_queued": queued}
+        resp.media = {
+            **self.listings.channel(user, result.channel.id),
+            "poll_queued": queued,
+            "mode_changed": result.mode_changed,
+        }
 
     def on_get_item(self, req: falcon.Request, resp: falcon.Response, channel_id: int) -> None:
         resp.media = self.listings.channel(current_user(req), channel_id)

@@ -18,12 +18,13 @@ class Events:
     """The caller's events: ``?after=<last id seen>``, ``?wait=N`` to long-poll.
 
     Args:
-        services: the app's `Services`: listings, database.
+        services: the app's `Services`: listings, database, waits.
     """
 
     def __init__(self, services: Any) -> None:
         self.listings = services.listings
         self.database = services.database
+        self.waits = services.waits
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         after = req.get_param_as_int("after", min_value=0, max_value=MAX_ID, default=0)
@@ -33,8 +34,8 @@ class Events:
         def read() -> list[dict[str, Any]]:
             return self.listings.events(user, after=after)
 
-        if wait:
-            items = wait_for(lambda: read() or None, wait, CHECK_EVERY_S, self.database) or []
-        else:
-            items = read()
+        items = read()
+        if wait and not items:
+            with self.waits.hold(user.id):
+                items = wait_for(lambda: read() or None, wait, CHECK_EVERY_S, self.database) or []
         resp.media = {"items": items, "last_id": items[-1]["id"] if items else after}

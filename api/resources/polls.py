@@ -20,7 +20,7 @@ class Polls:
     asking again never puts a second message on the queue.
 
     Args:
-        services: the app's `Services`: listings, queues, database, clock.
+        services: the app's `Services`: listings, queues, database, clock, waits.
     """
 
     def __init__(self, services: Any) -> None:
@@ -28,6 +28,7 @@ class Polls:
         self.queues = services.queues
         self.database = services.database
         self.clock = services.clock
+        self.waits = services.waits
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         everything = scope_all(req)
@@ -38,21 +39,24 @@ class Polls:
 
     def on_post_channel(self, req: falcon.Request, resp: falcon.Response, channel_id: int) -> None:
         wait = wait_seconds(req, allow_zero=False)
+        user = current_user(req)
         # A poll that ends writes last_polled_at or last_error_at. Noting them
         # before the claim catches the end of our poll and, when one was
         # already queued or running (queued: false), the end of that one.
-        before = self.listings.poll_marks(current_user(req), channel_id)
-        queued = bool(self.queues.poll([channel_id], self.clock()))
+        before = self.listings.poll_marks(user, channel_id)
         if wait is None:
+            queued = bool(self.queues.poll([channel_id], self.clock()))
             resp.status = falcon.HTTP_202
             resp.media = {"queued": queued}
             return
-        outcome = wait_for(
-            lambda: self.listings.poll_outcome_since(channel_id, before),
-            wait,
-            CHECK_EVERY_S,
-            self.database,
-        )
+        with self.waits.hold(user.id):  # a 429 queues nothing
+            queued = bool(self.queues.poll([channel_id], self.clock()))
+            outcome = wait_for(
+                lambda: self.listings.poll_outcome_since(channel_id, before),
+                wait,
+                CHECK_EVERY_S,
+                self.database,
+            )
         if outcome is None:
             resp.status = falcon.HTTP_202
             resp.media = {"queued": queued, "outcome": None}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..errors import PollError, UnusableURL
 from ..fetch import fetch
+from ..netguard import split_url
 from . import feed, youtube
 
 YOUTUBE = "youtube"
@@ -41,6 +42,7 @@ def resolve(url: str, settings: Settings) -> ChannelSpec:
     url = url.strip()
     if not url:
         raise UnusableURL("the URL is empty")
+    split_url(url)  # a URL that cannot be parsed is refused before any use of it
     if youtube.looks_like_youtube(url):
         return _youtube(url, settings)
     return ChannelSpec(FEED, None, feed.check_feed_url(url, settings))

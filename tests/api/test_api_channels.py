@@ -39,6 +39,22 @@ def test_subscribing_again_answers_200_and_queues_nothing(
     assert len(queued(broker)) == 1
 
 
+def test_subscribing_again_with_another_mode_changes_it_and_says_so(
+    alice: Caller, feed: Feed, broker
+) -> None:
+    first = alice.post("/api/channels", json={"url": feed.url, "mode": "catalog_only"})
+    again = alice.post("/api/channels", json={"url": feed.url, "mode": "future_only"})
+    plain = alice.post("/api/channels", json={"url": feed.url})  # no mode: keep it
+
+    assert first.json["mode_changed"] is False
+    assert again.status_code == 200
+    assert (again.json["mode"], again.json["mode_changed"]) == ("future_only", True)
+    assert (plain.json["mode"], plain.json["mode_changed"]) == ("future_only", False)
+    assert Subscription.get().mode == "future_only"
+    assert alice.get(f"/api/channels/{first.json['id']}").json["mode"] == "future_only"
+    assert len(queued(broker)) == 1
+
+
 def test_a_second_subscriber_shares_the_channel(
     alice: Caller, bob: Caller, feed: Feed, broker
 ) -> None:
@@ -81,6 +97,28 @@ def test_an_unusable_url_is_a_400_that_says_why(alice: Caller, url: str, reason:
     assert result.status_code == 400
     assert result.json["title"] == "Unusable URL"
     assert reason in result.json["description"]
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b'{"url": "http://[zz]/feed"}', "not a valid URL"),
+        (b'{"url": "http://[::1:18931/feed"}', "not a valid URL"),
+        (b'{"url": "http://127.0.0.1:99999/feed"}', "not a valid URL"),
+        (b'{"url": "https://[zz]/watch?v=abc"}', "not a valid URL"),
+        # JSON may spell a lone surrogate; it is no text a URL can be stored as.
+        (b'{"url": "http://127.0.0.1/feed/\\ud800"}', "not valid text"),
+        (b'{"url": "https://www.youtube.com/@\\ud800"}', "not valid text"),
+        (b'{"url": "http://\\ud800.example/feed"}', "not valid text"),
+    ],
+)
+def test_an_unparsable_url_is_a_400_not_a_500(alice: Caller, raw: bytes, reason: str) -> None:
+    result = alice.post("/api/channels", body=raw, headers={"Content-Type": "application/json"})
+
+    assert result.status_code == 400, result.text
+    assert result.json["title"] == "Unusable URL"
+    assert reason in result.json["description"]
+    assert Channel.select().count() == 0
 
 
 @pytest.mark.parametrize(

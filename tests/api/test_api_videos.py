@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from dramatiq.errors import ConnectionClosed
 
@@ -122,6 +124,10 @@ def test_status_filters_by_download_state(alice: Caller, channel: int) -> None:
     assert result.status_code == 400 and "status" in result.json["description"]
 
 
+def _cursor(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -132,6 +138,11 @@ def test_status_filters_by_download_state(alice: Caller, channel: int) -> None:
         "cursor=WzEsMl0",  # base64 of [1,2]: fine
         "cursor=WyJ4IiwxXQ",  # ["x",1]
         "cursor=WzEsOTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ",  # an id beyond 64 bits
+        "cursor=" + _cursor(b"[" * 2500),  # nested past the JSON parser's recursion limit
+        "cursor=" + _cursor(b"[" + b"9" * 400 + b",1]"),  # a key no float holds
+        "cursor=" + _cursor(b"[1e400,1]"),  # a float that overflows to inf
+        "cursor=" + _cursor(b"[" + b"9" * 100 + b",1]"),  # short enough, still too large
+        "cursor=" + "A" * 201,  # longer than any cursor this API gives out
     ],
 )
 def test_a_bad_limit_or_cursor_is_a_400(alice: Caller, channel: int, query: str) -> None:

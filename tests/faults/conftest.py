@@ -110,7 +110,7 @@ def assert_scheduled(ids: list[int], *, after: float, now: float | None = None) 
 
 @dataclass
 class LiveAPI:
-    """A gunicorn serving `api.app:create_app()` on loopback, on the test's SQLite file."""
+    """A gunicorn serving the API as shipped (`api.asgi`) on loopback, on the test's SQLite."""
 
     base: str
     proc: subprocess.Popen[bytes]
@@ -118,6 +118,10 @@ class LiveAPI:
     tokens: dict[str, str]  # user name → bearer token
     channels: dict[str, int]  # user name → the channel only that user subscribes to
     videos: dict[str, int]  # user name → a video of that channel
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
     def headers(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
@@ -134,7 +138,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> Iterator[LiveAPI]:
-    """gunicorn (gthread, 8 threads) on the embedded broker; alice and bob, a channel each."""
+    """gunicorn (one asgi worker) on the embedded broker; alice and bob, a channel each."""
     assert database_url.startswith("sqlite:")
     tokens, channels, videos = {}, {}, {}
     with db.connection_context():
@@ -161,7 +165,7 @@ def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> 
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
-             "--threads", "8", "api.app:create_app()"],
+             "api.asgi:create_asgi_app()"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     live = LiveAPI(f"http://127.0.0.1:{port}", proc, log, tokens, channels, videos)

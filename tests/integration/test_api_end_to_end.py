@@ -36,7 +36,7 @@ def gunicorn(cluster: Cluster, tmp_path):
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
-             "api.app:create_app()"],
+             "api.asgi:create_asgi_app()"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}/api"

@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         services = Services.of_poller(settings)
     resources: dict[str, Any] = {
         "health": Health(services.health),
+        "metrics": Metrics(services.metrics),
         "openapi": OpenAPIDocument(openapi.document(ROUTES)),
         "docs": ApiReference(),
         "channels": Channels(services),
@@ -149,7 +150,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.add_route(route.template, resource, suffix=route.suffix)
         else:
             app.add_route(route.template, resource)
-    app.add_route("/metrics", Metrics(services.metrics))
     return app
 
 

@@ -163,6 +163,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         public=True,
     ),
+    ("/metrics", "GET"): _operation(
+        "metrics",
+        "Prometheus metrics: polls, downloads, channels by health, queue depth",
+        {"200": {"description": "The text exposition format", "content": {"text/plain": {}}}},
+        public=True,
+    ),
     ("/api/openapi.json", "GET"): _operation(
         "openapi",
         "This document",

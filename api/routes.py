@@ -50,6 +50,7 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("/api/health", "health", ("GET",)),
+    Route("/metrics", "metrics", ("GET",)),
     Route("/api/openapi.json", "openapi", ("GET",)),
     Route("/api/docs", "docs", ("GET",)),
     Route("/api/docs/{asset}", "docs", ("GET",), "asset"),

@@ -51,7 +51,7 @@ def test_the_document_lists_every_served_route_and_nothing_else(app: falcon.App)
     document = openapi.document(ROUTES)
 
     assert documented(document) == served(app)
-    assert len(served(app)) == 15
+    assert len(served(app)) == 16
 
 
 def test_the_app_serves_the_document_to_a_caller(alice: Caller) -> None:
@@ -100,7 +100,7 @@ def test_every_link_names_an_operation() -> None:
     assert len(operations) == len(OPERATIONS)
 
 
-def test_only_health_and_the_documentation_are_public() -> None:
+def test_only_health_metrics_and_the_documentation_are_public() -> None:
     document = openapi.document(ROUTES)
     public = {
         path
@@ -108,7 +108,13 @@ def test_only_health_and_the_documentation_are_public() -> None:
         for operation in item.values()
         if operation.get("security") == []
     }
-    assert public == {"/api/health", "/api/openapi.json", "/api/docs", "/api/docs/{asset}"}
+    assert public == {
+        "/api/health",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/docs",
+        "/api/docs/{asset}",
+    }
 
 
 def test_a_route_without_an_operation_is_refused() -> None:

@@ -65,7 +65,9 @@ def test_schedulers_racing_enqueue_each_channel_once(cluster: Cluster, feeds: Fe
         assert scheduler.returncode == 0, out
 
     # Every due channel was claimed by exactly one of them: one message each.
-    assert cluster.vhost.queues()["poll"] == (CHANNELS, 0)
+    # A poll whose host's slot is a few ms out waits in poll.DQ (the host budget).
+    queues = cluster.vhost.queues()
+    assert queues["poll"][0] + queues.get("poll.DQ", (0, 0))[0] == CHANNELS, queues
     now = time.time()
     assert Channel.select().where(Channel.claimed_until > now).count() == CHANNELS
 

@@ -40,10 +40,10 @@ def operations(live: LiveAPI) -> list[tuple[str, str]]:
     return found
 
 
-PUBLIC = ("/api/health", "/api/openapi.json", "/api/docs", "/api/docs/1")
+PUBLIC = ("/api/health", "/metrics", "/api/openapi.json", "/api/docs", "/api/docs/1")
 
 
-def test_no_route_but_health_and_docs_answers_without_a_valid_token(live_api: LiveAPI) -> None:
+def test_only_health_metrics_and_docs_answer_without_a_valid_token(live_api: LiveAPI) -> None:
     walked = operations(live_api)
     assert len(walked) >= 12 and ("GET", "/api/health") in walked
     with httpx.Client(base_url=live_api.base, timeout=10) as client:
@@ -54,7 +54,7 @@ def test_no_route_but_health_and_docs_answers_without_a_valid_token(live_api: Li
                 if auth and len(auth) > 8190:  # gunicorn's header limit refuses it first
                     assert answer.status_code in (400, 431), (method, path, answer.text)
                     continue
-                if path in PUBLIC:  # the health check and the API's own documentation
+                if path in PUBLIC:  # the health check, the metrics and the API's documentation
                     assert answer.status_code in (200, 404), (method, path, auth)
                     continue
                 assert answer.status_code == 401, (method, path, auth, answer.text)

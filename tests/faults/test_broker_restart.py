@@ -36,11 +36,14 @@ import time
 from poller import actors, config
 from poller.database import open_database
 open_database(config.get().database_url)  # a worker opens it at boot; this is no worker
-send = actors.poll_channel.send
-def slow_send(*args, **kwargs):
-    time.sleep(0.01)
-    return send(*args, **kwargs)
-actors.poll_channel.send = slow_send
+def slowed(send):
+    def slow_send(*args, **kwargs):
+        time.sleep(0.01)
+        return send(*args, **kwargs)
+    return slow_send
+# Sent at once, or with a delay to its host's budget slot: both slowed.
+actors.poll_channel.send = slowed(actors.poll_channel.send)
+actors.poll_channel.send_with_options = slowed(actors.poll_channel.send_with_options)
 try:
     actors.tick()
 except Exception as exc:

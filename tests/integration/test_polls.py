@@ -245,7 +245,8 @@ def test_a_poll_that_keeps_killing_its_worker_is_given_up(
     assert given_up.next_poll_at > time.time() and given_up.claimed_until == 0
     assert feeds.hits[feed_path(source.id)] == MAX_KILLED_POLLS  # the last delivery did not fetch
     assert video_ids(poisoned.id) == []
-    assert f"poll channel={poisoned.id} failed" in last.text()
+    assert f"poll channel={poisoned.id} url=" in last.text()
+    assert "failed (the poll stopped its worker" in last.text()
 
 
 def test_a_tick_through_rabbitmq_polls_each_due_channel_once(

@@ -20,6 +20,7 @@ from poller import __version__, fetch, netguard
 from poller.config import Settings
 from poller.errors import BlockedAddress, PermanentError, TransientError
 from tests.support.answers import drip, reply
+from tests.support.cluster import fail_or_skip
 from tests.support.feedserver import FeedServer
 
 FEED = b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title></feed>"
@@ -327,7 +328,7 @@ def test_max_age_is_read_from_cache_control() -> None:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+        fail_or_skip("openssl is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

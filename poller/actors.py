@@ -48,6 +48,12 @@ def _redelivered() -> bool:
     return bool(getattr(CurrentMessage.get_current_message(), "redelivered", False))
 
 
+def _sent_at() -> float | None:
+    """Return when the current message was first sent, epoch seconds."""
+    message = CurrentMessage.get_current_message()
+    return message.message_timestamp / 1000 if message is not None else None
+
+
 def _retries_left() -> bool:
     """Return True when Dramatiq will retry the current message if it fails."""
     message = CurrentMessage.get_current_message()
@@ -98,6 +104,7 @@ def poll_channel(channel_id: int, probe: str | None = None) -> None:
         config.get(),
         retrying=retrying,
         redelivered=_redelivered(),
+        sent_at=_sent_at(),
         probe=probe,
     )
     metrics.poll_done(result.outcome, timer.seconds, len(result.new_video_ids))

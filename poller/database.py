@@ -13,6 +13,11 @@ from .models import TABLES, User, db
 
 # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
 # BEGIN, which avoids the read→write upgrade deadlock (peewee #1071).
+# Writers queue on that one lock, and on a loaded 2-core machine with several
+# worker processes a writer waited past 10 s: "database is locked" then costs
+# the poll a retry and the host a second fetch. Transactions are short; a
+# longer wait is cheaper than a retry.
+SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
 
 
@@ -35,7 +40,7 @@ def open_database(url: str, pool_size: int = 20) -> Database:
         database = connect_url(
             url,
             pragmas=SQLITE_PRAGMAS,
-            timeout=10,
+            timeout=SQLITE_BUSY_TIMEOUT_S,
             returning_clause=True,
             lock_type="IMMEDIATE",
         )

@@ -26,6 +26,22 @@ NEW = "new"
 _NO_FEED = ParsedFeed(title="", entries=[])
 
 
+def already_polled(
+    last_done_at: float | None, claimed_until: float, sent_at: float | None, now: float
+) -> bool:
+    """True when a redelivered poll message was served before its worker died.
+
+    A worker killed between finishing a poll and acknowledging its message
+    gets that message delivered again. The poll ended after the message was
+    sent (`last_done_at`, its last success or failure) and released its claim,
+    so fetching again would only cost the host a request. A poll that kept its
+    claim for a retry is not done.
+    """
+    if sent_at is None or last_done_at is None:
+        return False
+    return claimed_until < now and last_done_at >= sent_at
+
+
 @dataclass(frozen=True)
 class ChannelState:
     """What the poll knows of its channel before fetching."""

@@ -18,7 +18,15 @@ from peewee import DatabaseError, InterfaceError
 from . import decide, host_effects, host_signals, host_turn, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
-from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
+from .decide import (
+    NEW,
+    NOT_MODIFIED,
+    UNCHANGED,
+    Listing,
+    Observed,
+    StoreEntries,
+    already_polled,
+)
 from .errors import InternalError, PermanentError, PollError
 from .fetch import fetch
 from .models import Channel
@@ -79,6 +87,7 @@ def poll_channel(
     rng: Callable[[], float] = random.random,
     retrying: bool = False,
     redelivered: bool = False,
+    sent_at: float | None = None,
     probe: str | None = None,
 ) -> PollResult:
     """Poll one channel and store what is new.
@@ -93,6 +102,8 @@ def poll_channel(
         redelivered: True when the broker delivers this message again because
             an earlier delivery was never acknowledged, as when a poll kills
             its worker; such a poll is counted before it fetches anything.
+        sent_at: when the message was sent, epoch seconds; a redelivered
+            message whose poll ended after that is skipped.
         probe: the probe's token when this poll is its paused host's probe
             (`host_store.reserve` granted it); its outcome ends or doubles the pause.
 
@@ -100,9 +111,14 @@ def poll_channel(
         The outcome. Failures are recorded on the channel and returned, not
         raised; the caller raises for a transient one to get a retry.
     """
-    # Only a redelivery pays for a committed write before the fetch: a first
-    # delivery that dies is redelivered, and counted then.
-    channel = reads.begin_attempt(channel_id) if redelivered else reads.load(channel_id)
+    channel = reads.load(channel_id)
+    if redelivered and channel is not None:
+        done_at = max(channel.last_polled_at or 0, channel.last_error_at or 0) or None
+        if already_polled(done_at, channel.claimed_until, sent_at, now):
+            return PollResult(channel_id, SKIPPED, error="already polled")
+        # Only a redelivery pays for a committed write before the fetch: a
+        # first delivery that dies is redelivered, and counted then.
+        channel = reads.begin_attempt(channel_id)
     if channel is None or channel.next_poll_at is None:
         return PollResult(channel_id, SKIPPED, error="no longer subscribed")
     host = reads.host_of(channel)

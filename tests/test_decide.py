@@ -18,6 +18,7 @@ from poller.decide import (
     Observed,
     Parse,
     StoreEntries,
+    already_polled,
     next_step,
 )
 from poller.fetch import FetchResult
@@ -182,3 +183,19 @@ def test_download_gating_is_part_of_the_decision(
     step = next_step(seen, NOW, BOUNDS)
     assert isinstance(step, StoreEntries)
     assert (NEW_ONE in step.download_ids) is downloaded
+
+
+@pytest.mark.parametrize(
+    ("last_done_at", "claimed_until", "sent_at", "served"),
+    [
+        (105.0, 0.0, 100.0, True),  # polled after the send, claim released
+        (95.0, 0.0, 100.0, False),  # the last poll is older than the message
+        (105.0, 500.0, 100.0, False),  # a retry keeps the claim: not done
+        (None, 0.0, 100.0, False),  # never polled
+        (105.0, 0.0, None, False),  # no timestamp: poll
+    ],
+)
+def test_a_redelivered_message_is_served_once(
+    last_done_at: float | None, claimed_until: float, sent_at: float | None, served: bool
+) -> None:
+    assert already_polled(last_done_at, claimed_until, sent_at, now=200.0) is served

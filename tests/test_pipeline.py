@@ -9,6 +9,7 @@ import pytest
 from poller import pipeline
 from poller.models import CATALOGED, NEW_EPISODE, PENDING, Channel, Event, Subscription, Video
 from poller.sources import youtube
+from tests.support.cluster import feed_path
 from tests.support.feedserver import FeedServer
 from tests.support.querycount import count_queries
 from tests.support.rows import counts, make_user, subscribe
@@ -205,6 +206,30 @@ def test_a_failure_is_recorded_and_backs_the_channel_off(
     source.upload()
     assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.POLL_FAILED
     assert Channel.get_by_id(channel.id).consecutive_failures == 0
+
+
+def test_a_redelivered_poll_that_was_served_fetches_nothing(feeds: FeedServer, settings) -> None:
+    # The worker finished the poll and died before acknowledging its message.
+    source = feeds.add_channel()
+    source.upload()
+    channel = subscribe(make_user(), youtube_url(source.id))
+    sent_at = time.time()
+    assert poll(channel, settings).outcome != pipeline.POLL_FAILED
+    path = feed_path(source.id)
+    fetched = feeds.hits.get(path, 0)
+
+    again = pipeline.poll_channel(
+        channel.id, time.time(), settings, redelivered=True, sent_at=sent_at
+    )
+
+    assert (again.outcome, again.error) == (pipeline.SKIPPED, "already polled")
+    assert feeds.hits.get(path, 0) == fetched
+    assert Channel.get_by_id(channel.id).poll_attempts == 0
+    # A message sent after that poll is a new request, served as any other.
+    later = pipeline.poll_channel(
+        channel.id, time.time(), settings, redelivered=True, sent_at=time.time()
+    )
+    assert later.outcome != pipeline.SKIPPED and feeds.hits.get(path, 0) == fetched + 1
 
 
 def test_only_a_redelivered_poll_is_counted_before_it_fetches(

@@ -67,6 +67,10 @@ CHANNEL = _object(
         "last_error": TEXT_OR_NULL,
         "last_error_at": TIME,
         "last_outcome": TEXT_OR_NULL,
+        "warning": {
+            "type": ["string", "null"],
+            "description": "a problem the last poll got past (a feed that is not well-formed)",
+        },
         "cataloged": {"type": "boolean"},
         "catalog_error": TEXT_OR_NULL,
         "video_count": {"type": "integer", "minimum": 0},

@@ -173,6 +173,7 @@ def cmd_channel_list(args: argparse.Namespace, settings: config.Settings) -> int
             "consecutive_failures",
             "paused",
             "last_error",
+            "warning",
             "catalog_error",
         ],
         args.json,

@@ -50,6 +50,7 @@ class ChannelState:
     cataloged: bool  # the whole catalog was listed once
     upload_times: Sequence[float]  # recent upload times, oldest first
     catalog_url: str | None  # where yt-dlp lists the catalog; None when the feed is it
+    warning: str | None = None  # what the last body read was wrong with (a recovered feed)
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class FinishUnchanged:
 
     outcome: str  # NOT_MODIFIED | UNCHANGED
     reschedule: Reschedule
+    warning: str | None  # the channel's warning from now on (None clears it)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class StoreEntries:
     reschedule: Reschedule
     catalog_error: str | None  # None marks the channel cataloged
     title: str  # the channel's title from the feed ('' keeps it)
+    warning: str | None = None  # the channel's warning from now on (None clears it)
 
 
 Decision = Parse | ListCatalog | LoadGates | FinishUnchanged | StoreEntries
@@ -143,12 +146,12 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
     channel, response = seen.channel, seen.response
     if response.status == 304 and channel.cataloged:
         plan = reschedule(channel.upload_times, now, bounds, response)
-        return FinishUnchanged(NOT_MODIFIED, plan)
+        return FinishUnchanged(NOT_MODIFIED, plan, channel.warning)  # the body is as it was
     if response.status != 304 and seen.feed is None:
         # Most polls end here: every id the scan read is stored, nothing is parsed.
         if seen.scanned is not None and channel.cataloged and seen.scanned <= seen.known:
             plan = reschedule(channel.upload_times, now, bounds, response)
-            return FinishUnchanged(UNCHANGED, plan)
+            return FinishUnchanged(UNCHANGED, plan, None)  # well-formed: the scan read it
         return Parse()
 
     feed = seen.feed or _NO_FEED  # a 304 on a channel still to be cataloged
@@ -177,6 +180,7 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         reschedule=reschedule(history, now, bounds, response),
         catalog_error=listing.error,
         title=feed.title,
+        warning=feed.warning if seen.feed is not None else channel.warning,
     )
 
 

@@ -31,6 +31,9 @@ class Entry:
 class ParsedFeed:
     title: str
     entries: list[Entry]
+    # Set when the body is not well-formed and the entries are what feedparser
+    # recovered: the channel shows it, so an operator sees a feed going bad.
+    warning: str | None = None
 
 
 def clean_text(value: str, limit: int = MAX_TITLE) -> str:
@@ -104,4 +107,10 @@ def parse_feed(body: bytes) -> ParsedFeed:
         # Broken XML that yielded entries without ids: nothing we can track.
         reason = clean_text(str(parsed.get("bozo_exception") or "ill-formed"), 200)
         raise PermanentError(f"not a feed: ill-formed and no entry has an id ({reason})")
-    return ParsedFeed(title=clean_text(parsed.feed.get("title") or ""), entries=entries)
+    warning = None
+    if parsed.bozo and entries:
+        reason = clean_text(str(parsed.get("bozo_exception") or "ill-formed"), 200)
+        warning = f"the feed is not well-formed XML ({reason}); showing the entries recovered"
+    return ParsedFeed(
+        title=clean_text(parsed.feed.get("title") or ""), entries=entries, warning=warning
+    )

@@ -192,7 +192,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         elif isinstance(step, decide.LoadGates):
             seen = replace(seen, gates=reads.download_gates(channel.id))
         elif isinstance(step, decide.FinishUnchanged):
-            store.finish_unchanged(channel, now, step.reschedule, step.outcome)
+            store.finish_unchanged(channel, now, step.reschedule, step.outcome, step.warning)
             return PollResult(channel.id, step.outcome)
         else:
             return _store(channel, now, step)
@@ -213,12 +213,15 @@ def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
         cataloged=channel.cataloged_at is not None,
         upload_times=reads.upload_times(channel),
         catalog_url=sources.catalog_url(channel.kind, channel.external_id, settings),
+        warning=channel.warning,
     )
 
 
 def _parse(channel: Channel, seen: Observed) -> Observed:
     """Parse the body; look up the ids the scan did not read (or could not)."""
     feed = parse_feed(seen.response.body)
+    if feed.warning:
+        log.warning("channel %s: %s", channel.id, feed.warning)
     parsed = frozenset(e.external_id for e in feed.entries)
     known = seen.known
     if not parsed <= (seen.scanned or frozenset()):

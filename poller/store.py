@@ -44,9 +44,11 @@ class Saved:
     download_ids: list[int]  # videos to send to the download queue
 
 
-def finish_unchanged(channel: Channel, now: float, plan: Reschedule, outcome: str) -> None:
+def finish_unchanged(
+    channel: Channel, now: float, plan: Reschedule, outcome: str, warning: str | None
+) -> None:
     """Reschedule a channel whose poll found nothing new; release its claim."""
-    _finish(channel, now, plan, {Channel.last_outcome: outcome})
+    _finish(channel, now, plan, {Channel.last_outcome: outcome, Channel.warning: warning})
 
 
 def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
@@ -75,6 +77,7 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         extra: dict[Any, Any] = {
             Channel.upload_history: json.dumps(plan.history),
             Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
+            Channel.warning: plan.warning,
         }
         extra[Channel.catalog_error] = plan.catalog_error and plan.catalog_error[:1000]
         if plan.catalog_error is None and channel.cataloged_at is None:

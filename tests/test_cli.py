@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.answers import reply
 from tests.support.cli import cli_env, run
 from tests.support.feedserver import FeedServer
-from tests.support.synthetic import WINDOW
+from tests.support.synthetic import WINDOW, rss_document
 
 
 @pytest.fixture
@@ -197,3 +198,33 @@ def test_poll_all_without_a_broker_keeps_to_the_hosts_budget(env, feeds: FeedSer
     assert out.count("channel ") == 3 and "polled 3 channels" in out
     # Three feeds and three catalog listings of one host at 2/s: at least 2.5 s.
     assert elapsed >= 2.5
+
+
+def test_a_feed_recovered_from_broken_xml_is_stored_and_warned_about(
+    env, feeds: FeedServer
+) -> None:
+    def feed(*guids: str) -> bytes:
+        items = "".join(f"<item><guid>{g}</guid><title>Episode {g}</title></item>" for g in guids)
+        return rss_document("<title>Podcast</title>", items)
+
+    body = {"now": feed("a", "b")}
+    feeds.routes["/raw/podcast"] = lambda h: reply(
+        h, 200, body["now"], {"Content-Type": "application/rss+xml"}
+    )
+    run(env, "db", "init")
+    run(env, "user", "add", "alice")
+    run(env, "channel", "add", f"{feeds.base}/raw/podcast")
+    run(env, "poll", "1")
+
+    # The body is cut off in the middle of a third episode's title.
+    body["now"] = feed("a", "b", "c")[: feed("a", "b", "c").index(b"Episode c") + 4]
+    assert "channel 1: new=1" in run(env, "poll", "1").stdout
+    channel = json.loads(run(env, "channel", "list", "--json").stdout)[0]
+    assert "not well-formed XML" in (channel["warning"] or ""), channel
+    assert channel["consecutive_failures"] == 0 and channel["last_error"] is None
+    stored = [v["external_id"] for v in json.loads(run(env, "video", "list", "--json").stdout)]
+    assert sorted(stored) == ["a", "b", "c"]  # what was recovered is stored
+
+    body["now"] = feed("a", "b", "c", "d")  # well-formed again: the warning goes
+    run(env, "poll", "1")
+    assert json.loads(run(env, "channel", "list", "--json").stdout)[0]["warning"] is None

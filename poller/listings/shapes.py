@@ -45,6 +45,7 @@ def channel_json(channel: Any) -> dict[str, Any]:
         "last_error": channel.last_error,
         "last_error_at": iso(channel.last_error_at),
         "last_outcome": channel.last_outcome,
+        "warning": channel.warning,
         "cataloged": channel.cataloged_at is not None,
         "catalog_error": channel.catalog_error,
         "video_count": channel.video_count,

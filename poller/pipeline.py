@@ -18,6 +18,7 @@ from peewee import DatabaseError, InterfaceError
 from . import decide, host_effects, host_signals, host_turn, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
+from .database import one_line
 from .decide import (
     NEW,
     NOT_MODIFIED,
@@ -149,12 +150,16 @@ def poll_channel(
         if verdict.gone:
             exc = PermanentError(f"gone: {exc}")
         return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
-    except (DatabaseError, InterfaceError):
-        # A locked or restarting database: Dramatiq retries the message. This
-        # attempt did not crash its worker, so it must not count as one.
+    except (DatabaseError, InterfaceError) as exc:
+        # A database locked past its busy timeout, or restarting: nothing can
+        # be recorded, so the message is retried (the channel keeps its claim
+        # until its lease runs out). This attempt did not crash its worker, so
+        # it must not count as one.
         if redelivered:
             reads.forget_attempt(channel_id)
-        raise
+        error = f"database: {one_line(exc)}"
+        log.warning("channel %s: poll not recorded, retried: %s", channel_id, error)
+        return PollResult(channel_id, POLL_FAILED, error=error, transient=True)
     except Exception as exc:
         # A bug or an input nobody foresaw: record it like any failure, or the
         # message dead-letters and the channel, unmarked, is claimed forever.

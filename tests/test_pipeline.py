@@ -275,7 +275,7 @@ def test_an_unsubscribed_channel_is_skipped(feeds: FeedServer, settings) -> None
     assert feeds.hits == {}
 
 
-def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
+def test_a_database_error_is_retried_quietly_and_not_counted_as_a_crash(
     feeds: FeedServer, settings, monkeypatch
 ) -> None:
     from peewee import OperationalError
@@ -290,9 +290,13 @@ def test_a_database_error_is_left_to_dramatiq_and_not_counted_as_a_crash(
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(store, "save_new", locked)
-    with pytest.raises(OperationalError):
-        pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
-    assert Channel.get_by_id(channel.id).poll_attempts == 0
+    result = pipeline.poll_channel(channel.id, time.time(), settings, redelivered=True)
+
+    # Nothing could be recorded: the message is retried, without a traceback.
+    assert (result.outcome, result.transient) == (pipeline.POLL_FAILED, True)
+    assert result.error == "database: database is locked"
+    stored = Channel.get_by_id(channel.id)
+    assert stored.poll_attempts == 0 and stored.last_error is None
 
 
 def test_known_ids_answers_for_feeds_of_any_size(feeds: FeedServer, settings) -> None:

@@ -15,6 +15,7 @@ from typing import TypeVar
 import pytest
 from peewee import DatabaseError, InterfaceError, OperationalError
 
+from poller.database import SQLITE_BUSY_TIMEOUT_S
 from poller.models import db
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.support.cluster import Cluster
@@ -126,12 +127,12 @@ def test_sqlite_locked_by_another_writer_is_retried_not_lost(
     cluster.sender.send("tick", "tick")
     cluster.wait(lambda: polled(ids) >= 10, "polls under way")
 
-    # Another writer holds the write lock past the workers' 10 s busy timeout.
+    # Another writer holds the write lock past the workers' busy timeout.
     path = database_url.split(":///", 1)[1]
-    blocker = sqlite3.connect(path, timeout=30, isolation_level=None)
+    blocker = sqlite3.connect(path, timeout=60, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     held = polled(ids)
-    time.sleep(11)
+    time.sleep(SQLITE_BUSY_TIMEOUT_S + 1)
     blocker.execute("ROLLBACK")
     blocker.close()
     assert held < CHANNELS

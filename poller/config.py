@@ -148,6 +148,9 @@ class Settings:
     rss_timeout: float = option(15.0, number(0.1, 600), "total seconds for one feed fetch")
     ytdlp_timeout: float = option(120.0, number(1, 3600), "seconds for a catalog listing")
     download_timeout: float = option(1500.0, number(1, 1700), "seconds for one download")
+    download_nice: int = option(
+        10, number(0, 19, int), "CPU niceness of a download's yt-dlp and ffmpeg (polls come first)"
+    )
     min_interval: float = option(300.0, number(1, 7 * 86400), "shortest poll interval, s")
     max_interval: float = option(86400.0, number(1, 30 * 86400), "longest poll interval, s")
     max_feed_bytes: int = option(

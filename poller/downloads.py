@@ -218,6 +218,7 @@ def _fetch(video: Video, settings: Settings) -> str:
             timeout=max(1.0, settings.download_timeout - (time.monotonic() - started)),
             label=f"video={video.id} channel={video.channel_id}",
             extra_args=host_args,
+            nice=settings.download_nice,
         )
 
 

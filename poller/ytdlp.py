@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import (
@@ -68,6 +68,17 @@ def _die_with_parent() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _child_setup(nice: int) -> Callable[[], None]:
+    """Return what the child runs before yt-dlp: die with us, at `nice` CPU priority."""
+
+    def setup() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)  # inherited by the ffmpeg it starts
+
+    return setup
+
+
 # Error texts after which retrying the same URL cannot help.
 PERMANENT_MARKERS = ("HTTP Error 404", "HTTP Error 410", "Unsupported URL", "is not a valid URL")
 # Texts (YouTube's, as yt-dlp prints them) of a video that exists but cannot be had here:
@@ -92,7 +103,9 @@ UPCOMING_RETRY_S = 3600.0
 _MAX_UPCOMING_S = 366 * 86400.0
 
 
-def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = False) -> str:
+def run(
+    args: list[str], *, timeout: float, label: str = "", ok_partial: bool = False, nice: int = 0
+) -> str:
     """Run ``yt-dlp BASE_ARGS args`` and return its stdout.
 
     yt-dlp's warnings are logged at WARNING with ``label``; they do not fail the run.
@@ -103,6 +116,8 @@ def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = 
         label: what the run is for in the log, e.g. ``video=12``.
         ok_partial: return stdout despite exit code 1 when it holds a JSON object (a
             listing run with ``--ignore-errors`` exits 1 when one entry failed).
+        nice: added to yt-dlp's CPU niceness, so a download's muxing and decoding
+            yield the CPU to the polls of the same machine.
 
     Raises:
         TransientError: timeout, or a failure a retry may fix.
@@ -115,7 +130,7 @@ def run(args: list[str], *, timeout: float, label: str = "", ok_partial: bool = 
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         encoding="utf-8", errors="replace", env={**os.environ, "PYTHONUTF8": "1"},
-        start_new_session=True, preexec_fn=_die_with_parent,
+        start_new_session=True, preexec_fn=_child_setup(nice),
     )  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -243,6 +258,7 @@ def download(
     timeout: float,
     label: str = "",
     extra_args: Sequence[str] = (),
+    nice: int = 0,
 ) -> str:
     """Download the video at ``url`` to ``dest_dir/name.EXT``; return its absolute path.
 
@@ -256,6 +272,7 @@ def download(
         timeout: seconds before yt-dlp and its children are killed.
         label: what the download is for in the log (``video=12``).
         extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
+        nice: CPU niceness added to yt-dlp and its ffmpeg (TUBEPOLLER_DOWNLOAD_NICE).
 
     Raises:
         TransientError: timeout, network failure, or a retryable yt-dlp failure.
@@ -283,6 +300,7 @@ def download(
         ],
         timeout=timeout,
         label=label,
+        nice=nice,
     )  # fmt: skip
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     if not lines:

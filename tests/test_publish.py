@@ -1,0 +1,54 @@
+"""A batch of messages written to RabbitMQ at once (poller.publish), on a real broker."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
+
+from poller.publish import one_write
+
+pytestmark = pytest.mark.rabbitmq
+
+QUEUE = "publish_test"
+
+
+def message(n: int) -> dramatiq.Message:
+    return dramatiq.Message(
+        queue_name=QUEUE, actor_name="noop", args=(n,), kwargs={}, options={}
+    )
+
+
+def test_a_batch_arrives_whole_with_its_delays(rabbitmq_vhost) -> None:
+    broker = RabbitmqBroker(url=rabbitmq_vhost.url)
+    try:
+        broker.declare_queue(QUEUE)
+        with one_write(broker) as batched:
+            for n in range(600):
+                broker.enqueue(message(n), delay=60_000 if n % 3 == 0 else None)
+            # Nothing is written before the block ends.
+            assert broker.channel.connection._impl._get_write_buffer_size() > 0
+        assert batched
+        assert broker.channel.connection._impl._get_write_buffer_size() == 0
+        broker.enqueue(message(600))  # the channel sends as before after the block
+        broker.channel.connection.process_data_events(time_limit=0.5)
+        queues = rabbitmq_vhost.queues()
+        assert queues[QUEUE][0] == 401 and queues[f"{QUEUE}.DQ"][0] == 200
+    finally:
+        for name in (QUEUE, f"{QUEUE}.DQ", f"{QUEUE}.XQ"):
+            broker.channel.queue_delete(name)
+        broker.close()
+
+
+def test_other_brokers_send_as_they_publish() -> None:
+    broker = StubBroker()
+    broker.declare_queue(QUEUE)
+    with one_write(broker) as batched:
+        broker.enqueue(message(1))
+        assert broker.queues[QUEUE].qsize() == 1
+    assert not batched
+    confirming = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/", confirm_delivery=True)
+    with one_write(confirming) as batched:  # each publish waits for its confirm: no batching
+        pass
+    assert not batched

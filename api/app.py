@@ -28,6 +28,7 @@ from .resources.channels import Channels
 from .resources.docs import ApiReference, OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
+from .resources.imports import Imports
 from .resources.metrics import Metrics
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
@@ -49,6 +50,8 @@ class Services:
             connection (`poller.database`).
         health: returns the state of the database and the broker.
         metrics: returns the Prometheus exposition and its content type.
+        imports: reads OPML and subscriptions.csv files and subscribes from
+            them (`poller.imports`).
         clock: the time now, in epoch seconds.
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
     """
@@ -61,6 +64,7 @@ class Services:
     database: Any
     health: Callable[[], dict[str, Any]]
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
+    imports: Any = None
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
 
@@ -70,7 +74,7 @@ class Services:
 
         Building them connects nothing; the database must be open (`open_database`).
         """
-        from poller import actors, database, downloads, listings, metrics, subscriptions
+        from poller import actors, database, downloads, imports, listings, metrics, subscriptions
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
@@ -101,6 +105,7 @@ class Services:
             database=database,
             health=health,
             metrics=exposition,
+            imports=imports,
         )
 
 
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "videos": Videos(services.listings),
         "downloads": Downloads(services),
         "events": Events(services),
+        "imports": Imports(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

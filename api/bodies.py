@@ -13,7 +13,7 @@ from typing import Any
 
 import falcon
 
-from .middleware import MAX_BODY, too_large
+from .middleware import MAX_BODY, MAX_UPLOAD, too_large
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -51,6 +51,23 @@ def read_json(req: falcon.Request, schema: dict[str, Any]) -> dict[str, Any]:
         ) from None
     check(body, schema)
     return body
+
+
+def read_upload(req: falcon.Request) -> bytes:
+    """Return a file sent as the request body (an OPML file, a CSV export).
+
+    Raises:
+        falcon.HTTPContentTooLarge: the body exceeds MAX_UPLOAD (413).
+        falcon.HTTPBadRequest: the body is empty (400).
+    """
+    raw = _body_stream(req).read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        raise too_large(MAX_UPLOAD)
+    if not raw.strip():
+        raise falcon.HTTPBadRequest(
+            title="Empty body", description="send the OPML file or subscriptions.csv as the body"
+        )
+    return raw
 
 
 def _read_capped(req: falcon.Request) -> bytes:

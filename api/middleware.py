@@ -6,7 +6,10 @@ from typing import Any
 
 import falcon
 
-MAX_BODY = 64 * 1024  # bytes; the largest body we take is a URL and a mode
+MAX_BODY = 64 * 1024  # bytes; the largest JSON body we take is a URL and a mode
+# An OPML file or a subscriptions.csv (POST /api/import): 100,000 entries fit.
+MAX_UPLOAD = 16 * 1024 * 1024
+UPLOAD_PATHS = frozenset({"/api/import"})
 # How much of a refused body is read and dropped before answering 413. A
 # client such as urllib writes its whole body before reading the answer: if
 # the server closes with the body unread, the kernel resets the connection
@@ -18,15 +21,17 @@ _CHUNK = 64 * 1024
 class BodyLimit:
     """Refuse a declared body over `limit` bytes; drain a refused body after.
 
-    A chunked body declares no length; `bodies.read_json` caps what it reads.
+    A file upload's path takes up to MAX_UPLOAD. A chunked body declares no
+    length; `bodies.read_json` and `bodies.read_upload` cap what they read.
     """
 
     def __init__(self, limit: int = MAX_BODY) -> None:
         self.limit = limit
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.content_length is not None and req.content_length > self.limit:
-            raise too_large(self.limit)
+        limit = MAX_UPLOAD if req.path in UPLOAD_PATHS else self.limit
+        if req.content_length is not None and req.content_length > limit:
+            raise too_large(limit)
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from poller import __version__
+from poller.models import FUTURE_ONLY
 
 from .pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .params import MAX_WAIT_S
 from .resources.docs import ASSETS
 from .routes import MAX_ID, Route
-from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID
+from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID, MODE
 
 Operation = dict[str, Any]
 
@@ -60,6 +61,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": sorted(ASSETS)},
     },
     "Status": _query("status", DOWNLOAD_STATUS, "only videos in this download state"),
+    "ImportMode": _query(
+        "mode", {**MODE, "default": FUTURE_ONLY}, "the mode of each new subscription"
+    ),
     "Scope": _query(
         "scope", {"type": "string", "enum": ["all"]}, "admins: every channel, not only their own"
     ),
@@ -280,6 +284,23 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ["400", "429"],
         parameters=["After", "EventWait"],
     ),
+    ("/api/import", "POST"): {
+        **_operation(
+            "importSubscriptions",
+            "Subscribe to every channel of an OPML file or a YouTube subscriptions.csv",
+            {"200": _json("Imported", "What was added, already there, and refused")},
+            ["400", "413", "422"],
+            parameters=["ImportMode"],
+        ),
+        "requestBody": {
+            "required": True,
+            "description": "the file itself as the body (OPML, or the CSV of a YouTube export)",
+            "content": {
+                kind: {"schema": {"type": "string"}}
+                for kind in ("text/x-opml", "text/xml", "application/xml", "text/csv")
+            },
+        },
+    },
 }
 
 

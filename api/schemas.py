@@ -165,6 +165,17 @@ COMPONENTS: dict[str, Schema] = {
     "Subscribed": SUBSCRIBED,
     "ChannelList": _list("#/components/schemas/Channel"),
     "Enqueued": _object({"enqueued": {"type": "integer", "minimum": 0}}),
+    "Imported": _object(
+        {
+            "added": {"type": "integer", "minimum": 0, "description": "new subscriptions"},
+            "already": {"type": "integer", "minimum": 0, "description": "subscribed before"},
+            "refused": {
+                "type": "array",
+                "items": _object({"url": {"type": "string"}, "reason": {"type": "string"}}),
+                "description": "entries that name no usable channel, with the reason",
+            },
+        }
+    ),
     "PollQueued": _object(
         {
             "queued": {"type": "boolean"},

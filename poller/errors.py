@@ -21,6 +21,8 @@ class PollError(TubepollerError):
     """Base class of the errors that end one poll or download."""
 
     transient = False
+    # The HTTP status that caused it, when a server answered (the poll history shows it).
+    http_status: int | None = None
 
 
 class TransientError(PollError):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, host_effects, host_signals, host_turn, reads, sources, store
+from . import decide, host_effects, host_signals, host_turn, poll_history, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
@@ -59,6 +61,7 @@ class PollResult:
     download_ids: list[int] = field(default_factory=list)
     error: str | None = None
     transient: bool = False  # a failure that Dramatiq may retry
+    http_status: int | None = None  # the feed's answer, when there was one
 
     def describe(self) -> str:
         """Return the one-line summary logged for every poll."""
@@ -72,6 +75,43 @@ class PollResult:
 
 
 def poll_channel(
+    channel_id: int,
+    now: float,
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    **options: Any,
+) -> PollResult:
+    """Poll one channel (see `poll_once`) and add the poll to its history.
+
+    A poll that did not run (the channel is no longer polled) leaves none.
+
+    Args:
+        clock: measures the poll's duration.
+        options: `poll_once`'s keyword arguments.
+    """
+    started = clock()
+    result = poll_once(channel_id, now, settings, **options)
+    if result.outcome == SKIPPED:
+        return result
+    try:
+        poll_history.record_poll(
+            channel_id,
+            now,
+            result.outcome,
+            clock() - started,
+            http_status=result.http_status,
+            new_videos=len(result.new_video_ids),
+            backfill=result.backfill_count,
+            error=result.error,
+        )
+    except (DatabaseError, InterfaceError) as exc:
+        # The poll's own writes are committed: failing now would poll again.
+        log.warning("channel %s: poll history not written: %s", channel_id, exc)
+    return result
+
+
+def poll_once(
     channel_id: int,
     now: float,
     settings: Settings,
@@ -177,9 +217,9 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
             seen = replace(seen, gates=reads.download_gates(channel.id))
         elif isinstance(step, decide.FinishUnchanged):
             store.finish_unchanged(channel, now, step.reschedule, step.outcome)
-            return PollResult(channel.id, step.outcome)
+            return PollResult(channel.id, step.outcome, http_status=response.status)
         else:
-            return _store(channel, now, step)
+            return replace(_store(channel, now, step), http_status=response.status)
     raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
 
 
@@ -253,7 +293,7 @@ def _fail(
     if verdict and not verdict.charge:
         wait = max(channel.interval_s, bounds.min_s)
         store.record_failure(channel.id, str(exc), now, now + wait, charge=False, kind=kind)
-        return PollResult(channel.id, POLL_FAILED, error=str(exc))
+        return PollResult(channel.id, POLL_FAILED, error=str(exc), http_status=exc.http_status)
     failures = channel.consecutive_failures + 1
     wait = delay_after_failure(failures, bounds, rng())
     hint = getattr(exc, "retry_after_s", None)
@@ -265,4 +305,10 @@ def _fail(
         claimed_until=now + lease if lease and exc.transient else 0,
         kind=kind,
     )
-    return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)
+    return PollResult(
+        channel.id,
+        POLL_FAILED,
+        error=str(exc),
+        transient=exc.transient,
+        http_status=exc.http_status,
+    )

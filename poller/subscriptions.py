@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """Return a fresh random API token (43 URL-safe characters)."""
+    return secrets.token_urlsafe(32)
+
+
 def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
     """Create a user and return it with its API token, shown only this once.
 
@@ -32,7 +38,7 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
     """
     if not _NAME.fullmatch(name):
         raise TubepollerError("a user name is 1-64 letters, digits, '.', '_' or '-'")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with db.atomic():
         if User.select().where(User.name == name).exists():
             raise TubepollerError(f"user {name!r} already exists")
@@ -95,9 +101,11 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         if channel.host_id is None:  # a channel from before hosts were linked
             Channel.update(host=host_id).where(Channel.id == channel.id).execute()
             channel.host_id = host_id
-        if channel.next_poll_at is None:  # nobody subscribed any more: wake it
-            Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
-            channel.next_poll_at = now
+        if channel.next_poll_at is None:  # nobody subscribed any more, or all paused: wake it
+            Channel.update(next_poll_at=now, paused_at=None).where(
+                Channel.id == channel.id
+            ).execute()
+            channel.next_poll_at, channel.paused_at = now, None
         created = bool(
             Subscription.insert(
                 user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
@@ -150,8 +158,66 @@ def unsubscribe(user: User, channel_id: int) -> None:
     with db.atomic():
         subscription = subscription_of(user, channel_id)
         subscription.delete_instance()
-        if not Subscription.select().where(Subscription.channel == channel_id).exists():
-            Channel.update(next_poll_at=None).where(Channel.id == channel_id).execute()
+        settle_polling([channel_id], time.time())
+
+
+def pause(user: User, channel_id: int, now: float) -> Subscription:
+    """Pause a user's subscription; the channel is not polled once all its subscribers paused it.
+
+    Pausing again changes nothing.
+
+    Raises:
+        NotFound: the user does not subscribe to it.
+    """
+    with db.atomic():
+        subscription = subscription_of(user, channel_id)
+        if subscription.paused_at is None:
+            subscription.paused_at = now
+            subscription.save(only=[Subscription.paused_at])
+            settle_polling([channel_id], now)
+    return subscription
+
+
+def resume(user: User, channel_id: int, now: float) -> Subscription:
+    """Resume a paused subscription; a channel that was not polled is due at once.
+
+    Raises:
+        NotFound: the user does not subscribe to it.
+    """
+    with db.atomic():
+        subscription = subscription_of(user, channel_id)
+        if subscription.paused_at is not None:
+            subscription.paused_at = None
+            subscription.save(only=[Subscription.paused_at])
+            settle_polling([channel_id], now)
+    return subscription
+
+
+def settle_polling(channel_ids: list[int], now: float) -> None:
+    """Stop or restart polling channels whose subscriptions changed (3 queries).
+
+    A channel nobody subscribes to, or whose every subscriber paused it, gets
+    no next poll (`next_poll_at` NULL: the claim's index skips it); a paused
+    one also gets `paused_at`. One with an active subscriber again is due now.
+    """
+    if not channel_ids:
+        return
+    active = Subscription.select(Subscription.channel).where(
+        Subscription.channel.in_(channel_ids) & Subscription.paused_at.is_null()
+    )
+    paused = Subscription.select(Subscription.channel).where(
+        Subscription.channel.in_(channel_ids) & Subscription.paused_at.is_null(False)
+    )
+    mine = Channel.id.in_(channel_ids)
+    Channel.update(next_poll_at=now, paused_at=None).where(
+        mine & Channel.id.in_(active) & Channel.next_poll_at.is_null()
+    ).execute()
+    Channel.update(next_poll_at=None, paused_at=now).where(
+        mine & Channel.id.not_in(active) & Channel.id.in_(paused) & Channel.paused_at.is_null()
+    ).execute()
+    Channel.update(next_poll_at=None, paused_at=None).where(
+        mine & Channel.id.not_in(active) & Channel.id.not_in(paused)
+    ).execute()
 
 
 def _check_mode(mode: str) -> None:
@@ -192,7 +258,7 @@ def subscribe_many(
                 for spec in specs
             ]
         ).on_conflict_ignore().execute()
-        Channel.update(next_poll_at=now).where(
+        Channel.update(next_poll_at=now, paused_at=None).where(
             Channel.feed_url.in_(urls) & Channel.next_poll_at.is_null()
         ).execute()
         found: Any = (

@@ -30,11 +30,16 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
     ]
     if user is None:
         everything = True
-        columns += [Value(None).alias("mode"), Value(None).alias("subscribed_at")]
+        columns += [
+            Value(None).alias("mode"),
+            Value(None).alias("subscribed_at"),
+            Value(None).alias("subscription_paused_at"),
+        ]
     else:
         columns += [
             Subscription.mode.alias("mode"),
             Subscription.created_at.alias("subscribed_at"),
+            Subscription.paused_at.alias("subscription_paused_at"),
         ]
     if everything:
         others = Subscription.alias("others")

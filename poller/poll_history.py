@@ -60,10 +60,7 @@ def record_poll(
         PollRecord.error,
     ]
     query = (
-        PollRecord.insert_from(row, fields)
-        .on_conflict_ignore()
-        .returning(PollRecord.seq)
-        .tuples()
+        PollRecord.insert_from(row, fields).on_conflict_ignore().returning(PollRecord.seq).tuples()
     )
     written = list(query.execute())
     if not written:

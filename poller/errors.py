@@ -13,6 +13,10 @@ class NotFound(TubepollerError):
     """Raised when a user, channel or video named by the caller does not exist."""
 
 
+class AlreadyExists(TubepollerError):
+    """Raised when a user to create has the name of one that exists."""
+
+
 class UnusableURL(TubepollerError):
     """Raised when a channel URL cannot be polled (bad scheme, host or shape)."""
 

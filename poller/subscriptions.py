@@ -13,7 +13,7 @@ from peewee import Value
 
 from . import host_store, sources
 from .config import Settings
-from .errors import NotFound, TubepollerError
+from .errors import AlreadyExists, NotFound, TubepollerError
 from .host_links import channel_host
 from .models import FUTURE_ONLY, MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
@@ -41,7 +41,7 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
     token = new_token()
     with db.atomic():
         if User.select().where(User.name == name).exists():
-            raise TubepollerError(f"user {name!r} already exists")
+            raise AlreadyExists(f"user {name!r} already exists")
         user = User.create(name=name, token_hash=hash_token(token), is_admin=admin, created_at=now)
     return user, token
 

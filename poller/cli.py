@@ -57,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=manage.cmd_user_list)
     remove = user.add_parser("remove", help="delete a user, their subscriptions and events")
-    remove.add_argument("name")
+    remove.add_argument("name", help="the user's name (see `user list`)")
     remove.set_defaults(handler=manage.cmd_user_remove)
     token = user.add_parser("token", help="replace a user's API token")
-    token.add_argument("name")
+    token.add_argument("name", help="the user's name")
     token.add_argument(
         "--rotate", action="store_true", help="print a new token; the old one stops working"
     )
@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove.set_defaults(handler=commands.cmd_channel_remove)
     mode = channel.add_parser("mode", help="change how a user's subscription tracks a channel")
     mode.add_argument("channel_id", type=int, help=CHANNEL_HELP)
-    mode.add_argument("mode", choices=MODES)
+    mode.add_argument(
+        "mode", choices=MODES, help="future_only downloads new uploads; catalog_only never"
+    )
     mode.add_argument("--user", help=USER_HELP)
     mode.set_defaults(handler=manage.cmd_channel_mode)
     for name, handler, what in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from .errors import NotFound
 from .models import Subscription, User, db
@@ -22,12 +23,8 @@ def remove_user(name: str) -> User:
         user = User.get_or_none(User.name == name)
         if user is None:
             raise NotFound(f"no user named {name!r}")
-        channels = [
-            channel_id
-            for (channel_id,) in Subscription.select(Subscription.channel)
-            .where(Subscription.user == user.id)
-            .tuples()
-        ]
+        theirs: Any = Subscription.select(Subscription.channel).where(Subscription.user == user.id)
+        channels = [channel_id for (channel_id,) in theirs.tuples()]
         user.delete_instance(recursive=True)
         settle_polling(channels, time.time())
     return user

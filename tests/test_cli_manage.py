@@ -83,7 +83,8 @@ def test_mode_and_download_from_the_command_line(env, feeds: FeedServer) -> None
     run(env, "user", "add", "alice")
     channel_id = subscribe(env, feeds, "alice")
     run(env, "poll", str(channel_id))
-    assert "mode catalog_only" in run(env, "channel", "mode", str(channel_id), "catalog_only").stdout
+    changed = run(env, "channel", "mode", str(channel_id), "catalog_only").stdout
+    assert "mode catalog_only" in changed
     mine = json.loads(run(env, "channel", "list", "--user", "alice", "--json").stdout)
     assert mine[0]["mode"] == "catalog_only"
     (video,) = json.loads(run(env, "video", "list", "--json").stdout)

@@ -6,7 +6,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,10 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(
+    env: dict[str, str],
+    log: Path,
+    ready: Callable[[httpx.Response], bool] = lambda health: health.status_code == 200,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run gunicorn with `env` until the block ends; yield its base URL and process.
 
-    It is ready when /api/health answers 200; its output goes to `log`.
+    It is ready when its /api/health answer is `ready` (by default: a 200);
+    its output goes to `log`.
     """
     port = free_port()
     env = {**env, "TUBEPOLLER_API_BIND": f"127.0.0.1:{port}"}
@@ -41,12 +46,12 @@ def serving(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Po
         if proc.poll() is not None:
             raise AssertionError(f"gunicorn exited:\n{log.read_text(errors='replace')}")
         try:
-            return httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+            return ready(httpx.get(f"{base}/api/health", timeout=2))
         except httpx.HTTPError:
             return False
 
     try:
-        wait_for(up, 30, "gunicorn to answer /api/health")
+        wait_for(up, 30, "gunicorn to answer /api/health as ready")
         yield base, proc
     finally:
         proc.terminate()

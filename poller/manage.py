@@ -112,7 +112,7 @@ def _show(detail: dict[str, Any]) -> None:
     print(f"channel {detail['id']}: {detail['title'] or '(no title yet)'}")
     for key, value in fields.items():
         if key not in ("id", "title"):
-            print(f"  {key.ljust(width)}  {'' if value is None else value}")
+            print(f"  {key.ljust(width)}  {'' if value is None else value}".rstrip())
     print(f"\nsubscriptions ({len(detail['subscriptions'])}):")
     _print(detail["subscriptions"], ["user", "mode", "subscribed_at", "paused"], False)
     print(f"\nlast polls, newest first ({len(detail['polls'])}):")

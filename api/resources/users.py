@@ -51,4 +51,5 @@ class Users:
     def on_post_token(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         require_admin(req, MANAGE)
         token = self.users.rotate_token(name)
-        resp.media = {**self.listings.user_json(self.listings.user_named(name)), "token": token}
+        (user,) = self.listings.users(name)
+        resp.media = {**user, "token": token}

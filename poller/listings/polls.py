@@ -69,6 +69,8 @@ def channel_detail(channel_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"channel {channel_id} not found")
     shape = channel_json(row)
+    for mine in ("mode", "subscribed_at", "subscription_paused"):  # a reader's; there is none
+        del shape[mine]
     host = Host.get_or_none(Host.id == row.host_id) if row.host_id is not None else None
     subscribers = (
         Subscription.select(Subscription, User.name)

@@ -49,14 +49,20 @@ def user_for_token(token: str) -> User | None:
     return user
 
 
-def users() -> list[dict[str, Any]]:
-    """Return every user with their subscription count, by name (one query)."""
+def users(name: str | None = None) -> list[dict[str, Any]]:
+    """Return every user (or the one called `name`) with their subscription count, by name.
+
+    One query.
+    """
     count = (
         Subscription.select(fn.COUNT(Subscription.id))
         .where(Subscription.user == User.id)
         .alias("subscription_count")
     )
-    return [user_json(row) for row in User.select(User, count).order_by(User.name)]
+    query = User.select(User, count).order_by(User.name)
+    if name is not None:
+        query = query.where(User.name == name)
+    return [user_json(row) for row in query]
 
 
 def user_json(user: Any) -> dict[str, Any]:

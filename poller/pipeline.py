@@ -144,7 +144,7 @@ def poll_once(
     # delivery that dies is redelivered, and counted then.
     channel = reads.begin_attempt(channel_id) if redelivered else reads.load(channel_id)
     if channel is None or channel.next_poll_at is None:
-        return PollResult(channel_id, SKIPPED, error="no longer subscribed")
+        return PollResult(channel_id, SKIPPED, error="no longer subscribed, or paused")
     host = reads.host_of(channel)
     if (later := host_effects.deferral(host, probe, now, rng)) is not None:
         store.defer(channel.id, now, later)

@@ -101,11 +101,6 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         if channel.host_id is None:  # a channel from before hosts were linked
             Channel.update(host=host_id).where(Channel.id == channel.id).execute()
             channel.host_id = host_id
-        if channel.next_poll_at is None:  # nobody subscribed any more, or all paused: wake it
-            Channel.update(next_poll_at=now, paused_at=None).where(
-                Channel.id == channel.id
-            ).execute()
-            channel.next_poll_at, channel.paused_at = now, None
         created = bool(
             Subscription.insert(
                 user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
@@ -116,6 +111,8 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         subscription = Subscription.get(
             (Subscription.user == user) & (Subscription.channel == channel)
         )
+        if channel.next_poll_at is None:  # nobody subscribed any more, or all paused
+            settle_polling([channel.id], now)  # a new subscriber wakes it; a paused one not
         previous = None
         if not created and mode is not None and subscription.mode != mode:
             previous, subscription.mode = subscription.mode, mode
@@ -258,9 +255,6 @@ def subscribe_many(
                 for spec in specs
             ]
         ).on_conflict_ignore().execute()
-        Channel.update(next_poll_at=now, paused_at=None).where(
-            Channel.feed_url.in_(urls) & Channel.next_poll_at.is_null()
-        ).execute()
         found: Any = (
             Channel.select(Channel.feed_url, Channel.id).where(Channel.feed_url.in_(urls)).tuples()
         )
@@ -278,6 +272,8 @@ def subscribe_many(
             .tuples()
             .execute()
         ]
+        # Unsubscribed or paused channels a new subscription wakes.
+        settle_polling(created, now)
         if created:
             refs = Video.select(Value(user.id), Video.id, Value(now)).where(
                 Video.channel.in_(created)

@@ -138,3 +138,20 @@ def test_a_bad_management_command_is_one_line_and_exit_2(env, args, message: str
     assert result.returncode == 2, result
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_subscribing_again_wakes_a_paused_channel_only_for_a_new_subscriber(
+    env, feeds: FeedServer
+) -> None:
+    run(env, "user", "add", "alice")
+    run(env, "user", "add", "bob")
+    channel_id = subscribe(env, feeds, "alice")
+    url = feeds.feed_url(channel_id - 1)
+    run(env, "channel", "pause", str(channel_id), "--user", "alice")
+
+    run(env, "channel", "add", url, "--user", "alice")  # already subscribed, and paused
+    assert "polled 0 channels" in run(env, "poll", "--all").stdout
+    run(env, "channel", "add", url, "--user", "bob")
+    shown = json.loads(run(env, "channel", "show", str(channel_id), "--json").stdout)
+    assert shown["health"] == "ok" and not shown["polls_paused"]
+    assert "polled 1 channels" in run(env, "poll", "--all", "--due-only").stdout

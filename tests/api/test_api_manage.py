@@ -76,6 +76,9 @@ def test_patch_paused_stops_the_polls_until_resumed(live: Live, feeds: FeedServe
     body = paused.json()
     assert body["subscription_paused"] and body["polls_paused"] and body["next_poll_at"] is None
     assert "polled 0 channels" in run(live.env, "poll", "--all").stdout
+    metrics = httpx.get(f"{live.base}/metrics", timeout=10).text.splitlines()
+    assert 'tubepoller_channels{health="paused"} 1.0' in metrics
+    assert 'tubepoller_channels{health="ok"} 0.0' in metrics
     assert alice.patch(f"/channels/{channel_id}", json={}).status_code == 422
     resumed = alice.patch(
         f"/channels/{channel_id}", json={"paused": False, "mode": "catalog_only"}

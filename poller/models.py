@@ -80,7 +80,8 @@ class Host(BaseModel):
 class Channel(BaseModel):
     """A feed we poll, shared by all its subscribers.
 
-    `next_poll_at` is NULL when nobody subscribes: such a channel is never due.
+    `next_poll_at` is NULL when nobody subscribes, or every subscriber paused
+    it (`paused_at`): such a channel is never due.
     `claimed_until` is the lease a tick takes so that nobody enqueues it twice.
     """
 

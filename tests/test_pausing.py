@@ -8,17 +8,11 @@ import pytest
 
 from poller import claim, listings, subscriptions, users
 from poller.models import Channel
+from tests.support.cluster import BOTH_DATABASES
 from tests.support.feedserver import FeedServer
 from tests.support.rows import make_user, subscribe
 
-pytestmark = [
-    pytest.mark.usefixtures("conn"),
-    pytest.mark.parametrize(
-        "database_url",
-        ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-        indirect=True,
-    ),
-]
+pytestmark = [pytest.mark.usefixtures("conn"), BOTH_DATABASES]
 
 
 def state(channel_id: int) -> tuple[bool, bool]:

@@ -6,6 +6,7 @@ import pytest
 
 from poller.models import POLL_HISTORY, Channel, PollRecord
 from poller.poll_history import PRUNE_EVERY, record_poll
+from tests.support.cluster import BOTH_DATABASES
 from tests.support.querycount import count_queries
 
 pytestmark = pytest.mark.usefixtures("conn")
@@ -20,7 +21,7 @@ def seqs(channel_id: int) -> list[int]:
     return sorted(row.seq for row in rows)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@BOTH_DATABASES
 def test_the_history_keeps_the_last_polls_and_never_grows_past_its_bound(database_url) -> None:
     busy, quiet = make_channel(1), make_channel(2)
     record_poll(quiet, 1.0, "unchanged", 0.01)

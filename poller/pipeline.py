@@ -2,8 +2,9 @@
 
 `poll_channel` is the unit of work the actor, the CLI and the tests all call.
 It reads no clock and no global settings: `now`, the settings and the random
-source come in, a `PollResult` goes out. What to do at each step is decided
-by `decide.next_step`; this module only gathers its facts and applies its answer.
+source come in (and a monotonic clock that times the poll for its history),
+a `PollResult` goes out. What to do at each step is decided by
+`decide.next_step`; this module only gathers its facts and applies its answer.
 """
 
 from __future__ import annotations

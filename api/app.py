@@ -28,9 +28,11 @@ from .resources.channels import Channels
 from .resources.docs import ApiReference, OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
+from .resources.history import ChannelPolls
 from .resources.imports import Imports
 from .resources.metrics import Metrics
 from .resources.polls import Polls
+from .resources.users import Users
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
 from .waiting import PROCESS_SLOTS, WaitSlots
@@ -43,7 +45,8 @@ class Services:
     Attributes:
         settings: the configuration the writers and the queues read.
         listings: the read layer, every listing and detail (`poller.listings`).
-        subscriptions: subscribe, set_mode, unsubscribe (`poller.subscriptions`).
+        subscriptions: subscribe, set_mode, pause, resume, unsubscribe, add_user
+            (`poller.subscriptions`).
         downloads: `request(video_id, now)` marks a video wanted (`poller.media`).
         queues: sends polls, through the claim, and downloads (`poller.queues.Queues`).
         database: `connect()` and `release()` the request thread's
@@ -54,6 +57,7 @@ class Services:
             them (`poller.imports`).
         clock: the time now, in epoch seconds.
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
+        users: remove_user, rotate_token (`poller.users`); None: no user management.
     """
 
     settings: Settings
@@ -67,6 +71,7 @@ class Services:
     imports: Any = None
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
+    users: Any = None
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -74,7 +79,16 @@ class Services:
 
         Building them connects nothing; the database must be open (`open_database`).
         """
-        from poller import actors, database, downloads, imports, listings, metrics, subscriptions
+        from poller import (
+            actors,
+            database,
+            downloads,
+            imports,
+            listings,
+            metrics,
+            subscriptions,
+            users,
+        )
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
@@ -106,6 +120,7 @@ class Services:
             health=health,
             metrics=exposition,
             imports=imports,
+            users=users,
         )
 
 
@@ -140,6 +155,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "downloads": Downloads(services),
         "events": Events(services),
         "imports": Imports(services),
+        "history": ChannelPolls(services.listings),
+        "users": Users(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

@@ -57,7 +57,7 @@ def current_user(req: falcon.Request) -> User:
     return req.context.user
 
 
-def require_admin(req: falcon.Request) -> None:
-    """Answer 403 unless the caller is an admin."""
+def require_admin(req: falcon.Request, action: str = "use scope=all") -> None:
+    """Answer 403 unless the caller is an admin; the answer names the `action` refused."""
     if not current_user(req).is_admin:
-        raise falcon.HTTPForbidden(description="only an admin may use scope=all")
+        raise falcon.HTTPForbidden(description=f"only an admin may {action}")

@@ -1,14 +1,15 @@
 """Read a JSON request body and check it against the schema the OpenAPI document shows.
 
 The check covers the small part of JSON Schema our bodies use — an object
-with typed properties (enum, minLength, maxLength), required names, and no
-others —
-so the document and the validation cannot drift apart.
+with typed properties (enum, minLength, maxLength, pattern), required names,
+a minimum number of properties, and no others — so the document and the
+validation cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import falcon
@@ -102,6 +103,8 @@ def check(body: Any, schema: dict[str, Any]) -> None:
     for name in schema.get("required", ()):
         if name not in body:
             raise _invalid(f"{name}: required")
+    if len(body) < schema.get("minProperties", 0):
+        raise _invalid(f"send at least one of: {', '.join(properties)}")
     for name, value in body.items():
         _check_value(name, value, properties[name])
 
@@ -117,6 +120,8 @@ def _check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
         raise _invalid(f"{name}: at least {schema['minLength']} characters")
     if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
         raise _invalid(f"{name}: at most {schema['maxLength']} characters")
+    if isinstance(value, str) and not re.search(schema.get("pattern", ""), value):
+        raise _invalid(f"{name}: {schema.get('description', 'malformed')}")
 
 
 def _invalid(description: str) -> falcon.HTTPUnprocessableEntity:

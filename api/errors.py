@@ -16,7 +16,7 @@ import falcon
 from dramatiq.errors import BrokerError
 from peewee import OperationalError
 
-from poller.errors import NotFound, TubepollerError, UnusableURL
+from poller.errors import AlreadyExists, NotFound, TubepollerError, UnusableURL
 
 log = logging.getLogger("api")
 
@@ -29,6 +29,7 @@ def register(app: falcon.App) -> None:
     app.add_error_handler(TubepollerError, _unprocessable)
     app.add_error_handler(UnusableURL, _unusable_url)
     app.add_error_handler(NotFound, _not_found)
+    app.add_error_handler(AlreadyExists, _conflict)
     app.add_error_handler(BrokerError, _broker_down)
     app.add_error_handler(OperationalError, _database_down)
 
@@ -63,6 +64,10 @@ def _unusable_url(req: Any, resp: Any, error: UnusableURL, params: Any) -> None:
 
 def _not_found(req: Any, resp: Any, error: NotFound, params: Any) -> None:
     raise falcon.HTTPNotFound(description=str(error))
+
+
+def _conflict(req: Any, resp: Any, error: AlreadyExists, params: Any) -> None:
+    raise falcon.HTTPConflict(title="Already exists", description=str(error))
 
 
 def _broker_down(req: Any, resp: Any, error: BrokerError, params: Any) -> None:

@@ -43,6 +43,13 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 PARAMETERS: dict[str, dict[str, Any]] = {
     "ChannelId": _path_id("channel_id", "a channel the caller subscribes to"),
     "VideoId": _path_id("video_id", "a video the caller has a reference to"),
+    "UserName": {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "description": "a user's name",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    },
     "Limit": _query(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
@@ -87,9 +94,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 _REASONS = {
     "400": "Bad request: malformed JSON, a bad query parameter or an unusable URL",
     "401": "No valid bearer token",
-    "403": "scope=all without admin rights",
-    "404": "No such channel or video among the caller's",
-    "409": "The video is already downloading or downloaded",
+    "403": "scope=all, or managing users, without admin rights",
+    "404": "No such channel or video among the caller's (or no such user)",
+    "409": "The video is already downloading or downloaded (or the user name is taken)",
     "413": "The body is larger than 64 KiB",
     "415": "The body is not application/json",
     "429": "Too many waiting requests in this API process, or of this user; try again later "
@@ -115,7 +122,14 @@ CHANNEL_LINKS = {
         "operationId": operation,
         "parameters": {"channel_id": "$response.body#/id"},
     }
-    for operation in ("getChannel", "changeMode", "unsubscribe", "pollChannel", "listChannelVideos")
+    for operation in (
+        "getChannel",
+        "changeMode",
+        "unsubscribe",
+        "pollChannel",
+        "listChannelVideos",
+        "listChannelPolls",
+    )
 }
 VIDEO_LINKS = {
     "Download": {
@@ -233,8 +247,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("/api/channels/{channel_id}", "PATCH"): _operation(
         "changeMode",
-        "Change the caller's tracking mode",
-        {"200": _json("Channel", "The channel with the new mode")},
+        "Change the caller's tracking mode, or pause or resume their subscription",
+        {"200": _json("Channel", "The channel with the new mode and pause")},
         ["404"],
         parameters=["ChannelId"],
         body="ChangeMode",
@@ -262,6 +276,40 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {"200": _json("VideoPage", "One page", VIDEO_LINKS)},
         ["400", "404"],
         parameters=["ChannelId", "Status", "Limit", "Cursor"],
+    ),
+    ("/api/channels/{channel_id}/polls", "GET"): _operation(
+        "listChannelPolls",
+        "The channel's last 50 polls, newest first",
+        {"200": _json("PollList", "Polls: outcome, HTTP status, duration, new videos, error")},
+        ["404"],
+        parameters=["ChannelId"],
+    ),
+    ("/api/users", "GET"): _operation(
+        "listUsers",
+        "Every user (admins only)",
+        {"200": _json("UserList", "Users by name, without tokens")},
+        ["403"],
+    ),
+    ("/api/users", "POST"): _operation(
+        "createUser",
+        "Create a user and return its API token, shown this once (admins only)",
+        {"201": _json("UserToken", "Created")},
+        ["403", "409"],
+        body="CreateUser",
+    ),
+    ("/api/users/{name}", "DELETE"): _operation(
+        "deleteUser",
+        "Delete a user, their subscriptions and events (admins only)",
+        {"204": {"description": "Deleted; channels only they followed are no longer polled"}},
+        ["403", "404"],
+        parameters=["UserName"],
+    ),
+    ("/api/users/{name}/token", "POST"): _operation(
+        "rotateToken",
+        "Give a user a new API token; the old one stops working at once (admins only)",
+        {"200": _json("UserToken", "The new token, shown this once")},
+        ["403", "404"],
+        parameters=["UserName"],
     ),
     ("/api/videos", "GET"): _operation(
         "listVideos",

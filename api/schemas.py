@@ -39,8 +39,28 @@ SUBSCRIBE: Schema = {
 }
 CHANGE_MODE: Schema = {
     "type": "object",
-    "properties": {"mode": MODE},
-    "required": ["mode"],
+    "properties": {
+        "mode": MODE,
+        "paused": {
+            "type": "boolean",
+            "description": "pause or resume the caller's subscription; the channel is not "
+            "polled while every subscriber has paused it",
+        },
+    },
+    "minProperties": 1,
+    "additionalProperties": False,
+}
+USER_NAME: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 64,
+    "pattern": "^[A-Za-z0-9_.-]+$",
+    "description": "letters, digits, '.', '_' or '-'",
+}
+CREATE_USER: Schema = {
+    "type": "object",
+    "properties": {"name": USER_NAME, "admin": {"type": "boolean", "default": False}},
+    "required": ["name"],
     "additionalProperties": False,
 }
 
@@ -80,6 +100,14 @@ CHANNEL = _object(
         "paused_until": TIME,
         "degraded": {"type": "boolean", "description": "its host fails most feeds at once"},
         "subscribers": {"type": "integer", "minimum": 0, "description": "with scope=all only"},
+        "subscription_paused": {
+            "type": "boolean",
+            "description": "the caller paused their subscription (PATCH paused)",
+        },
+        "polls_paused": {
+            "type": "boolean",
+            "description": "every subscriber paused it: not polled until one resumes",
+        },
     },
     optional=("subscribers",),
 )
@@ -121,6 +149,27 @@ VIDEO = _object(
         "backfill": {"type": "boolean"},
         "download_status": DOWNLOAD_STATUS,
         "download_error": TEXT_OR_NULL,
+    }
+)
+POLL = _object(
+    {
+        "seq": {"type": "integer", "minimum": 1, "description": "the channel's poll number"},
+        "polled_at": TIME,
+        "outcome": {"type": "string", "enum": [*OUTCOMES, "deferred"]},
+        "http_status": {"type": ["integer", "null"], "description": "the feed's answer"},
+        "duration_ms": {"type": "integer", "minimum": 0},
+        "new_videos": {"type": "integer", "minimum": 0},
+        "backfill": {"type": "integer", "minimum": 0, "description": "back catalog added"},
+        "error": TEXT_OR_NULL,
+    }
+)
+USER = _object(
+    {
+        "id": ID,
+        "name": {"type": "string"},
+        "admin": {"type": "boolean"},
+        "created_at": TIME,
+        "subscriptions": {"type": "integer", "minimum": 0},
     }
 )
 EVENT = _object(
@@ -197,6 +246,17 @@ COMPONENTS: dict[str, Schema] = {
         next={"type": ["string", "null"], "description": "the cursor of the next page"},
     ),
     "DownloadQueued": _object({"queued": {"type": "boolean"}, "download_status": DOWNLOAD_STATUS}),
+    "Poll": POLL,
+    "PollList": _list("#/components/schemas/Poll"),
+    "User": USER,
+    "UserList": _list("#/components/schemas/User"),
+    "CreateUser": CREATE_USER,
+    "UserToken": {
+        "allOf": [
+            {"$ref": "#/components/schemas/User"},
+            _object({"token": {"type": "string", "description": "shown this once"}}),
+        ]
+    },
     "Event": EVENT,
     "EventList": _list(
         "#/components/schemas/Event",

@@ -57,7 +57,7 @@ def claim_with_hosts(
     """
     if channel_ids is not None and not channel_ids:
         return []
-    # `next_poll_at` is NULL for channels nobody subscribes to.
+    # `next_poll_at` is NULL for channels nobody subscribes to, or all subscribers paused.
     wanted = Channel.next_poll_at.is_null(False) & (Channel.claimed_until < now)
     if due_only:
         wanted &= Channel.next_poll_at <= now

@@ -1,7 +1,8 @@
 """The `tubepoller` command: set up, subscribe, inspect, poll, run.
 
 This module parses the command line, sets up logging and turns expected
-errors into one line; `poller.commands` holds what each command does.
+errors into one line; `poller.commands` and `poller.manage` hold what each
+command does.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from collections.abc import Sequence
 from dramatiq.errors import BrokerError
 from peewee import DatabaseError, InterfaceError
 
-from . import commands, config
+from . import commands, config, manage
 from .config import redact
 from .errors import TubepollerError
 from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
 
 JSON_HELP = "print JSON (the API's shape) instead of a table"
 LIMIT_HELP = "show at most this many (default 100)"
+CHANNEL_HELP = "the channel's id (see `channel list`)"
+USER_HELP = "whose subscription (default: the only user)"
 
 
 def _seconds(raw: str) -> float:
@@ -50,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name", help="the user's name: letters, digits, . _ -")
     add.add_argument("--admin", action="store_true", help="may act on every channel")
     add.set_defaults(handler=commands.cmd_user_add)
+    listing = user.add_parser("list", help="every user, whether admin, and their subscriptions")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(handler=manage.cmd_user_list)
+    remove = user.add_parser("remove", help="delete a user, their subscriptions and events")
+    remove.add_argument("name", help="the user's name (see `user list`)")
+    remove.set_defaults(handler=manage.cmd_user_remove)
+    token = user.add_parser("token", help="replace a user's API token")
+    token.add_argument("name", help="the user's name")
+    token.add_argument(
+        "--rotate", action="store_true", help="print a new token; the old one stops working"
+    )
+    token.set_defaults(handler=manage.cmd_user_token)
 
     channel = subcommands.add_parser("channel", help="channels and subscriptions").add_subparsers(
         dest="sub", required=True
@@ -69,6 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")
     remove.add_argument("--user", help="who unsubscribes (default: the only user)")
     remove.set_defaults(handler=commands.cmd_channel_remove)
+    mode = channel.add_parser("mode", help="change how a user's subscription tracks a channel")
+    mode.add_argument("channel_id", type=int, help=CHANNEL_HELP)
+    mode.add_argument(
+        "mode", choices=MODES, help="future_only downloads new uploads; catalog_only never"
+    )
+    mode.add_argument("--user", help=USER_HELP)
+    mode.set_defaults(handler=manage.cmd_channel_mode)
+    for name, handler, what in (
+        ("pause", manage.cmd_channel_pause, "pause a user's subscription: polls stop "
+         "once every subscriber paused the channel"),
+        ("resume", manage.cmd_channel_resume, "resume a paused subscription"),
+    ):  # fmt: skip
+        pausing = channel.add_parser(name, help=what)
+        pausing.add_argument("channel_id", type=int, help=CHANNEL_HELP)
+        pausing.add_argument("--user", help=USER_HELP)
+        pausing.set_defaults(handler=handler)
+    show = channel.add_parser("show", help="everything known about a channel, with its last polls")
+    show.add_argument("channel_id", type=int, help=CHANNEL_HELP)
+    show.add_argument("--json", action="store_true", help=JSON_HELP)
+    show.set_defaults(handler=manage.cmd_channel_show)
     listing = channel.add_parser("list", help="every channel (or a user's) with its poll state")
     listing.add_argument("--user", help="only this user's channels, with their mode")
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
@@ -84,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", type=int, default=100, help=LIMIT_HELP)
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=commands.cmd_video_list)
+    download = video.add_parser("download", help="download a cataloged video now")
+    download.add_argument("video_id", type=int, help="the video's id (see `video list`)")
+    download.add_argument("--user", help="only a video of this user's feed")
+    download.set_defaults(handler=manage.cmd_video_download)
 
     event = subcommands.add_parser("event", help="events").add_subparsers(dest="sub", required=True)
     listing = event.add_parser("list", help="events, newest first")

@@ -32,7 +32,7 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
         return
     cells = [[("" if r.get(c) is None else str(r[c])) for c in columns] for r in rows]
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 

@@ -13,6 +13,10 @@ class NotFound(TubepollerError):
     """Raised when a user, channel or video named by the caller does not exist."""
 
 
+class AlreadyExists(TubepollerError):
+    """Raised when a user to create has the name of one that exists."""
+
+
 class UnusableURL(TubepollerError):
     """Raised when a channel URL cannot be polled (bad scheme, host or shape)."""
 
@@ -21,6 +25,8 @@ class PollError(TubepollerError):
     """Base class of the errors that end one poll or download."""
 
     transient = False
+    # The HTTP status that caused it, when a server answered (the poll history shows it).
+    http_status: int | None = None
 
 
 class TransientError(PollError):

@@ -25,7 +25,7 @@ import httpcore
 
 from . import __version__
 from ._deadline import GuardedBackend, deadline
-from .errors import PermanentError, TransientError
+from .errors import PermanentError, PollError, TransientError
 
 USER_AGENT = f"tubepoller/{__version__} (+self-hosted)"
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -157,6 +157,12 @@ def _prepare(url: str) -> tuple[str, httpcore.URL, str]:
     return host, core_url, authority
 
 
+def _status(exc: PollError, response: httpcore.Response) -> PollError:
+    """Return `exc` carrying the status of the answer that caused it."""
+    exc.http_status = response.status
+    return exc
+
+
 def _get(
     url: str, headers: list[tuple[str, str]], timeout: float, max_bytes: int, allow_private: bool
 ) -> FetchResult | str:
@@ -170,7 +176,7 @@ def _get(
         retry_after = parse_retry_after(found.get("retry-after"), time.time())
         if r.status in REDIRECTS:
             if not found.get("location"):
-                raise PermanentError(f"HTTP {r.status} from {host} without a Location")
+                raise _status(PermanentError(f"HTTP {r.status} from {host} without a Location"), r)
             try:
                 target = urllib.parse.urljoin(url, found["location"])
             except ValueError as exc:  # e.g. "http://[::1", an unclosed IPv6 host
@@ -181,9 +187,9 @@ def _get(
             _prepare(target)  # refuse file:, ftp:, javascript: before following
             return urllib.parse.urldefrag(target).url
         if r.status in (408, 429) or r.status >= 500:
-            raise TransientError(f"HTTP {r.status} from {host}", retry_after_s=retry_after)
+            raise _status(TransientError(f"HTTP {r.status} from {host}", retry_after), r)
         if r.status != 304 and not 200 <= r.status < 300:
-            raise PermanentError(f"HTTP {r.status} from {host}")
+            raise _status(PermanentError(f"HTTP {r.status} from {host}"), r)
         if r.status == 304:
             # A 304 has no body, but httpcore returns the connection to the
             # pool only once the response is read to its end: unread, every

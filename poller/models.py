@@ -80,7 +80,8 @@ class Host(BaseModel):
 class Channel(BaseModel):
     """A feed we poll, shared by all its subscribers.
 
-    `next_poll_at` is NULL when nobody subscribes: such a channel is never due.
+    `next_poll_at` is NULL when nobody subscribes, or every subscriber paused
+    it (`paused_at`): such a channel is never due.
     `claimed_until` is the lease a tick takes so that nobody enqueues it twice.
     """
 
@@ -119,6 +120,9 @@ class Channel(BaseModel):
     # How the last failure counted for the host (poller.host_signals.classify);
     # meaningful while last_outcome is "failed". Degraded hosts are found by it.
     last_failure_kind = CharField(max_length=16, null=True)
+    # Set while every subscriber has paused it; `next_poll_at` is NULL then,
+    # so the claim skips it on the index it already uses.
+    paused_at = DoubleField(null=True)
     host_id: int | None
 
 
@@ -131,6 +135,9 @@ class Subscription(BaseModel):
     # The kinds this subscriber gets (JSON list, see poller.kinds): others are
     # cataloged for the channel but not referenced, announced or downloaded.
     include = TextField(default=DEFAULT_INCLUDE_JSON)
+    # When this subscriber paused the channel (NULL: not paused). The channel
+    # stops being polled once all its subscribers have paused it.
+    paused_at = DoubleField(null=True)
     # The foreign keys' raw ids, which peewee adds at run time (for type checkers).
     user_id: int
     channel_id: int
@@ -200,4 +207,28 @@ class Event(BaseModel):
         indexes = ((("user", "id"), False),)
 
 
-TABLES = [User, Host, Channel, Subscription, Video, UserVideoRef, Event]
+class PollRecord(BaseModel):
+    """One poll of a channel, for its history; only the last POLL_HISTORY are kept.
+
+    `seq` numbers a channel's polls 1, 2, …; it is what pruning goes by.
+    """
+
+    id = AutoField()
+    channel = ForeignKeyField(Channel, backref="poll_records", on_delete="CASCADE")
+    seq = IntegerField()
+    polled_at = DoubleField()
+    outcome = CharField(max_length=16)
+    http_status = IntegerField(null=True)
+    duration_s = DoubleField()
+    new_videos = IntegerField(default=0)
+    backfill = IntegerField(default=0)
+    error = TextField(null=True)
+    channel_id: int
+
+    class Meta:
+        indexes = ((("channel", "seq"), True),)
+
+
+POLL_HISTORY = 50  # polls kept per channel (a few more until the next prune)
+
+TABLES = [User, Host, Channel, Subscription, Video, UserVideoRef, Event, PollRecord]

@@ -2,20 +2,23 @@
 
 `poll_channel` is the unit of work the actor, the CLI and the tests all call.
 It reads no clock and no global settings: `now`, the settings and the random
-source come in, a `PollResult` goes out. What to do at each step is decided
-by `decide.next_step`; this module only gathers its facts and applies its answer.
+source come in (and a monotonic clock that times the poll for its history),
+a `PollResult` goes out. What to do at each step is decided by
+`decide.next_step`; this module only gathers its facts and applies its answer.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, host_effects, host_signals, host_turn, reads, sources, store
+from . import decide, host_effects, host_signals, host_turn, poll_history, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .database import one_line
@@ -68,6 +71,7 @@ class PollResult:
     download_ids: list[int] = field(default_factory=list)
     error: str | None = None
     transient: bool = False  # a failure that Dramatiq may retry
+    http_status: int | None = None  # the feed's answer, when there was one
 
     def describe(self) -> str:
         """Return the one-line summary logged for every poll."""
@@ -81,6 +85,43 @@ class PollResult:
 
 
 def poll_channel(
+    channel_id: int,
+    now: float,
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    **options: Any,
+) -> PollResult:
+    """Poll one channel (see `poll_once`) and add the poll to its history.
+
+    A poll that did not run (the channel is no longer polled) leaves none.
+
+    Args:
+        clock: measures the poll's duration.
+        options: `poll_once`'s keyword arguments.
+    """
+    started = clock()
+    result = poll_once(channel_id, now, settings, **options)
+    if result.outcome == SKIPPED:
+        return result
+    try:
+        poll_history.record_poll(
+            channel_id,
+            now,
+            result.outcome,
+            clock() - started,
+            http_status=result.http_status,
+            new_videos=len(result.new_video_ids),
+            backfill=result.backfill_count,
+            error=result.error,
+        )
+    except (DatabaseError, InterfaceError) as exc:
+        # The poll's own writes are committed: failing now would poll again.
+        log.warning("channel %s: poll history not written: %s", channel_id, exc)
+    return result
+
+
+def poll_once(
     channel_id: int,
     now: float,
     settings: Settings,
@@ -121,7 +162,7 @@ def poll_channel(
         # first delivery that dies is redelivered, and counted then.
         channel = reads.begin_attempt(channel_id)
     if channel is None or channel.next_poll_at is None:
-        return PollResult(channel_id, SKIPPED, error="no longer subscribed")
+        return PollResult(channel_id, SKIPPED, error="no longer subscribed, or paused")
     host = reads.host_of(channel)
     if (later := host_effects.deferral(host, probe, now, rng)) is not None:
         store.defer(channel.id, now, later)
@@ -198,9 +239,9 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
             seen = replace(seen, gates=reads.download_gates(channel.id))
         elif isinstance(step, decide.FinishUnchanged):
             store.finish_unchanged(channel, now, step.reschedule, step.outcome, step.warning)
-            return PollResult(channel.id, step.outcome)
+            return PollResult(channel.id, step.outcome, http_status=response.status)
         else:
-            return _store(channel, now, step)
+            return replace(_store(channel, now, step), http_status=response.status)
     raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
 
 
@@ -277,7 +318,7 @@ def _fail(
     if verdict and not verdict.charge:
         wait = max(channel.interval_s, bounds.min_s)
         store.record_failure(channel.id, str(exc), now, now + wait, charge=False, kind=kind)
-        return PollResult(channel.id, POLL_FAILED, error=str(exc))
+        return PollResult(channel.id, POLL_FAILED, error=str(exc), http_status=exc.http_status)
     failures = channel.consecutive_failures + 1
     wait = delay_after_failure(failures, bounds, rng())
     hint = getattr(exc, "retry_after_s", None)
@@ -289,4 +330,10 @@ def _fail(
         claimed_until=now + lease if lease and exc.transient else 0,
         kind=kind,
     )
-    return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)
+    return PollResult(
+        channel.id,
+        POLL_FAILED,
+        error=str(exc),
+        transient=exc.transient,
+        http_status=exc.http_status,
+    )

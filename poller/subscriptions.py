@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from peewee import Value
 
 from . import host_store, sources
 from .config import Settings
-from .errors import NotFound, TubepollerError
+from .errors import AlreadyExists, NotFound, TubepollerError
 from .host_links import channel_host
 from .models import FUTURE_ONLY, MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
@@ -24,6 +25,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """Return a fresh random API token (43 URL-safe characters)."""
+    return secrets.token_urlsafe(32)
+
+
 def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
     """Create a user and return it with its API token, shown only this once.
 
@@ -32,10 +38,10 @@ def add_user(name: str, now: float, *, admin: bool = False) -> tuple[User, str]:
     """
     if not _NAME.fullmatch(name):
         raise TubepollerError("a user name is 1-64 letters, digits, '.', '_' or '-'")
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     with db.atomic():
         if User.select().where(User.name == name).exists():
-            raise TubepollerError(f"user {name!r} already exists")
+            raise AlreadyExists(f"user {name!r} already exists")
         user = User.create(name=name, token_hash=hash_token(token), is_admin=admin, created_at=now)
     return user, token
 
@@ -95,9 +101,6 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         if channel.host_id is None:  # a channel from before hosts were linked
             Channel.update(host=host_id).where(Channel.id == channel.id).execute()
             channel.host_id = host_id
-        if channel.next_poll_at is None:  # nobody subscribed any more: wake it
-            Channel.update(next_poll_at=now).where(Channel.id == channel.id).execute()
-            channel.next_poll_at = now
         created = bool(
             Subscription.insert(
                 user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
@@ -108,6 +111,8 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         subscription = Subscription.get(
             (Subscription.user == user) & (Subscription.channel == channel)
         )
+        if channel.next_poll_at is None:  # nobody subscribed any more, or all paused
+            settle_polling([channel.id], now)  # a new subscriber wakes it; a paused one not
         previous = None
         if not created and mode is not None and subscription.mode != mode:
             previous, subscription.mode = subscription.mode, mode
@@ -150,8 +155,66 @@ def unsubscribe(user: User, channel_id: int) -> None:
     with db.atomic():
         subscription = subscription_of(user, channel_id)
         subscription.delete_instance()
-        if not Subscription.select().where(Subscription.channel == channel_id).exists():
-            Channel.update(next_poll_at=None).where(Channel.id == channel_id).execute()
+        settle_polling([channel_id], time.time())
+
+
+def pause(user: User, channel_id: int, now: float) -> Subscription:
+    """Pause a user's subscription; the channel is not polled once all its subscribers paused it.
+
+    Pausing again changes nothing.
+
+    Raises:
+        NotFound: the user does not subscribe to it.
+    """
+    with db.atomic():
+        subscription = subscription_of(user, channel_id)
+        if subscription.paused_at is None:
+            subscription.paused_at = now
+            subscription.save(only=[Subscription.paused_at])
+            settle_polling([channel_id], now)
+    return subscription
+
+
+def resume(user: User, channel_id: int, now: float) -> Subscription:
+    """Resume a paused subscription; a channel that was not polled is due at once.
+
+    Raises:
+        NotFound: the user does not subscribe to it.
+    """
+    with db.atomic():
+        subscription = subscription_of(user, channel_id)
+        if subscription.paused_at is not None:
+            subscription.paused_at = None
+            subscription.save(only=[Subscription.paused_at])
+            settle_polling([channel_id], now)
+    return subscription
+
+
+def settle_polling(channel_ids: list[int], now: float) -> None:
+    """Stop or restart polling channels whose subscriptions changed (3 queries).
+
+    A channel nobody subscribes to, or whose every subscriber paused it, gets
+    no next poll (`next_poll_at` NULL: the claim's index skips it); a paused
+    one also gets `paused_at`. One with an active subscriber again is due now.
+    """
+    if not channel_ids:
+        return
+    active = Subscription.select(Subscription.channel).where(
+        Subscription.channel.in_(channel_ids) & Subscription.paused_at.is_null()
+    )
+    paused = Subscription.select(Subscription.channel).where(
+        Subscription.channel.in_(channel_ids) & Subscription.paused_at.is_null(False)
+    )
+    mine = Channel.id.in_(channel_ids)
+    Channel.update(next_poll_at=now, paused_at=None).where(
+        mine & Channel.id.in_(active) & Channel.next_poll_at.is_null()
+    ).execute()
+    Channel.update(next_poll_at=None, paused_at=now).where(
+        mine & Channel.id.not_in(active) & Channel.id.in_(paused) & Channel.paused_at.is_null()
+    ).execute()
+    Channel.update(next_poll_at=None, paused_at=None).where(
+        mine & Channel.id.not_in(active) & Channel.id.not_in(paused)
+    ).execute()
 
 
 def _check_mode(mode: str) -> None:
@@ -192,9 +255,6 @@ def subscribe_many(
                 for spec in specs
             ]
         ).on_conflict_ignore().execute()
-        Channel.update(next_poll_at=now).where(
-            Channel.feed_url.in_(urls) & Channel.next_poll_at.is_null()
-        ).execute()
         found: Any = (
             Channel.select(Channel.feed_url, Channel.id).where(Channel.feed_url.in_(urls)).tuples()
         )
@@ -212,6 +272,8 @@ def subscribe_many(
             .tuples()
             .execute()
         ]
+        # Unsubscribed or paused channels a new subscription wakes.
+        settle_polling(created, now)
         if created:
             refs = Video.select(Value(user.id), Video.id, Value(now)).where(
                 Video.channel.in_(created)

@@ -18,7 +18,10 @@ NEW_COLUMNS = [
     ("subscription", "include"),
     ("video", "media_type"),
     ("video", "available_at"),
+    ("channel", "paused_at"),
+    ("subscription", "paused_at"),
 ]
+NEW_TABLES = ["poll_record"]
 OLD_ROWS = [
     "INSERT INTO \"user\" (name, token_hash, is_admin, created_at) VALUES ('alice', 'h', %s, 1)",
     "INSERT INTO channel (kind, external_id, feed_url, title, created_at, claimed_until,"
@@ -37,6 +40,8 @@ def old_database(database_url: str) -> str:
     """A database with the schema from before these columns, and a row in each table."""
     false = "false" if database_url.startswith("postgres") else "0"
     with db.connection_context():
+        for table in NEW_TABLES:
+            db.execute_sql(f'DROP TABLE "{table}"')
         for table, column in NEW_COLUMNS:
             db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
         for statement in OLD_ROWS:
@@ -72,6 +77,7 @@ def test_db_init_upgrades_an_old_database(old_database: str, tmp_path: Path) -> 
         assert json.loads(include) == ["video", "live"]
         row = db.execute_sql("SELECT media_type, available_at FROM video").fetchone()
         assert tuple(row) == ("video", None)
+        assert all(db.table_exists(table) for table in NEW_TABLES)
 
     again = _db_init(old_database, tmp_path)
     assert again.returncode == 0, again.stderr

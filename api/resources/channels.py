@@ -17,7 +17,7 @@ log = logging.getLogger("api")
 
 
 class Channels:
-    """The caller's subscriptions: list, subscribe, show, change mode, unsubscribe.
+    """The caller's subscriptions: list, subscribe, show, change mode or pause, unsubscribe.
 
     Args:
         services: the app's `Services`: listings, subscriptions, queues, clock.
@@ -59,7 +59,11 @@ class Channels:
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, channel_id: int) -> None:
         body = read_json(req, CHANGE_MODE)
         user = current_user(req)
-        self.subscriptions.set_mode(user, channel_id, body["mode"])
+        if "mode" in body:
+            self.subscriptions.set_mode(user, channel_id, body["mode"])
+        if "paused" in body:
+            change = self.subscriptions.pause if body["paused"] else self.subscriptions.resume
+            change(user, channel_id, self.clock())
         resp.media = self.listings.channel(user, channel_id)
 
     def on_delete_item(self, req: falcon.Request, resp: falcon.Response, channel_id: int) -> None:

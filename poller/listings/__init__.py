@@ -19,8 +19,9 @@ from .channels import (
 )
 from .events import events
 from .hosts import host_json, hosts
+from .polls import channel_detail, channel_polls
 from .shapes import channel_json, event_json, iso, video_json
-from .users import only_user, user_for_token, user_named
+from .users import only_user, user_for_token, user_json, user_named, users
 from .videos import (
     DOWNLOAD_STATES,
     FAILED,
@@ -44,7 +45,9 @@ __all__ = [
     "Position",
     "VideoPage",
     "channel",
+    "channel_detail",
     "channel_json",
+    "channel_polls",
     "channels",
     "event_json",
     "health_counts",
@@ -56,7 +59,9 @@ __all__ = [
     "poll_outcome_since",
     "subscribed_channel_ids",
     "user_for_token",
+    "user_json",
     "user_named",
+    "users",
     "user_video",
     "video",
     "video_json",

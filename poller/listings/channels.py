@@ -30,11 +30,16 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
     ]
     if user is None:
         everything = True
-        columns += [Value(None).alias("mode"), Value(None).alias("subscribed_at")]
+        columns += [
+            Value(None).alias("mode"),
+            Value(None).alias("subscribed_at"),
+            Value(None).alias("subscription_paused_at"),
+        ]
     else:
         columns += [
             Subscription.mode.alias("mode"),
             Subscription.created_at.alias("subscribed_at"),
+            Subscription.paused_at.alias("subscription_paused_at"),
         ]
     if everything:
         others = Subscription.alias("others")
@@ -137,15 +142,19 @@ def poll_outcome(row: Channel) -> dict[str, Any]:
 
 
 def health_counts() -> dict[str, int]:
-    """Return how many subscribed channels are ok and how many failing (one query)."""
+    """Return how many subscribed channels are ok, failing and paused (one query).
+
+    A paused channel (every subscriber paused it) counts as paused only.
+    """
     failing = Channel.consecutive_failures > 0
+    paused = Channel.paused_at.is_null(False)
     query: Any = (
-        Channel.select(failing.alias("failing"), fn.COUNT(Channel.id))
-        .where(Channel.next_poll_at.is_null(False))  # still subscribed
-        .group_by(failing)
+        Channel.select(paused.alias("paused"), failing.alias("failing"), fn.COUNT(Channel.id))
+        .where(Channel.next_poll_at.is_null(False) | paused)  # still subscribed
+        .group_by(paused, failing)
         .tuples()
     )
-    counts = {"ok": 0, "failing": 0}
-    for is_failing, count in query:
-        counts["failing" if is_failing else "ok"] += count
+    counts = {"ok": 0, "failing": 0, "paused": 0}
+    for is_paused, is_failing, count in query:
+        counts["paused" if is_paused else "failing" if is_failing else "ok"] += count
     return counts

@@ -58,6 +58,9 @@ def channel_json(channel: Any) -> dict[str, Any]:
     shape["paused"] = paused_until is not None
     shape["paused_until"] = iso(paused_until)
     shape["degraded"] = getattr(channel, "host_degraded_since", None) is not None
+    # The reader's own pause, and whether every subscriber paused it (not polled).
+    shape["subscription_paused"] = getattr(channel, "subscription_paused_at", None) is not None
+    shape["polls_paused"] = channel.paused_at is not None
     subscribers = getattr(channel, "subscribers", None)
     if subscribers is not None:
         shape["subscribers"] = subscribers

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
+
+from peewee import fn
 
 from ..errors import NotFound, TubepollerError
-from ..models import User
+from ..models import Subscription, User
 from ..subscriptions import hash_token
+from .shapes import iso
 
 
 def user_named(name: str) -> User:
@@ -43,3 +47,30 @@ def user_for_token(token: str) -> User | None:
     if user is None or not hmac.compare_digest(user.token_hash, digest):
         return None
     return user
+
+
+def users(name: str | None = None) -> list[dict[str, Any]]:
+    """Return every user (or the one called `name`) with their subscription count, by name.
+
+    One query.
+    """
+    count = (
+        Subscription.select(fn.COUNT(Subscription.id))
+        .where(Subscription.user == User.id)
+        .alias("subscription_count")
+    )
+    query = User.select(User, count).order_by(User.name)
+    if name is not None:
+        query = query.where(User.name == name)
+    return [user_json(row) for row in query]
+
+
+def user_json(user: Any) -> dict[str, Any]:
+    """Return a user as `tubepoller user list --json` and /api/users show it (no token)."""
+    return {
+        "id": user.id,
+        "name": user.name,
+        "admin": user.is_admin,
+        "created_at": iso(user.created_at),
+        "subscriptions": getattr(user, "subscription_count", None) or 0,
+    }

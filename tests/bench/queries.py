@@ -40,7 +40,8 @@ def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, A
         not_modified, outcome, _ = _count_poll(channel, settings)
         assert outcome == "not_modified", outcome
         rows = [
-            metric("per unchanged poll (200, scanned)", unchanged, "", "<= 3", unchanged <= 3),
+            # Each count includes the poll's one INSERT into its history.
+            metric("per unchanged poll (200, scanned)", unchanged, "", "<= 4", unchanged <= 4),
             metric("per 304 poll", not_modified, "", "<= 3", not_modified <= 3),
         ]
         per_scale = {}

@@ -10,15 +10,12 @@ injects failures on purpose, so it lists the log fragments they cause in
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from poller import pipeline, subscriptions
@@ -27,7 +24,7 @@ from poller.subscriptions import add_user
 from tests.faults.fleet import fleet  # noqa: F401 (the fleet tests' hosts)
 from tests.faults.history import check_history
 from tests.support.feedserver import FeedServer
-from tests.support.procs import BIN, ROOT, wait_for
+from tests.support.gunicorn import serving
 
 
 @pytest.fixture
@@ -130,12 +127,6 @@ class LiveAPI:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> Iterator[LiveAPI]:
     """gunicorn (one asgi worker) on the embedded broker; alice and bob, a channel each."""
@@ -152,40 +143,15 @@ def live_api(database_url: str, feeds: FeedServer, settings, tmp_path: Path) -> 
             channels[name] = channel.id
             assert pipeline.poll_channel(channel.id, time.time(), settings).outcome != "failed"
             videos[name] = Video.get(Video.channel == channel.id).id
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
     env.update(
         TUBEPOLLER_DATABASE_URL=database_url,
         TUBEPOLLER_DATA_DIR=str(tmp_path / "api-data"),
         TUBEPOLLER_YOUTUBE_URL=feeds.base,
-        TUBEPOLLER_API_BIND=f"127.0.0.1:{port}",
         TUBEPOLLER_ALLOW_PRIVATE_NETWORKS="0",  # as in production: no loopback feeds
     )
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
-             "api.asgi:create_asgi_app()"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    live = LiveAPI(f"http://127.0.0.1:{port}", proc, log, tokens, channels, videos)
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited:\n{live.text()}")
-        try:
-            return httpx.get(f"{live.base}/api/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(up, 30, "gunicorn to answer /api/health")
+    with serving(env, log) as (base, proc):
+        live = LiveAPI(base, proc, log, tokens, channels, videos)
         yield live
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
     assert "Traceback" not in live.text(), live.text()[-5000:]

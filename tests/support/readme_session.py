@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.feedserver import FeedServer
@@ -24,12 +26,9 @@ BIN = Path(sys.executable).parent
 AUTH = '-H "Authorization: Bearer $T"'
 
 
-def main(workdir: Path) -> None:
-    data = workdir / "data"
+def session_env(data: Path, feeds: FeedServer) -> dict[str, str]:
+    """Return the environment of a README session: a fresh data dir, the stand-in for YouTube."""
     shutil.rmtree(data, ignore_errors=True)
-    feeds = FeedServer()
-    channel = feeds.add_channel()
-    channel.upload(title="First", published=time.time() - 7 * 86400)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUBEPOLLER_")}
     env.update(
         TUBEPOLLER_DATA_DIR=str(data),
@@ -39,6 +38,11 @@ def main(workdir: Path) -> None:
         PATH=f"{BIN}:{env['PATH']}",
         API="http://127.0.0.1:8080/api",
     )
+    return env
+
+
+def shell(env: dict[str, str], workdir: Path) -> Callable[[str], str]:
+    """Return a runner of shell commands that prints each with its output, as a transcript."""
 
     def sh(command: str) -> str:
         print(f"    $ {command}")
@@ -49,31 +53,49 @@ def main(workdir: Path) -> None:
             print(f"    {line}")
         return out
 
-    sh("tubepoller db init")
-    env["T"] = sh("tubepoller user add alice").splitlines()[-1]
+    return sh
+
+
+@contextmanager
+def running_up(env: dict[str, str], workdir: Path) -> Iterator[None]:
+    """Run `tubepoller up` (its log in DIR/up.log) for the block."""
     with (workdir / "up.log").open("w") as log:
         up = subprocess.Popen(["tubepoller", "up"], env=env, stdout=log, stderr=log, cwd=workdir)
     time.sleep(4)
     try:
-        sh("curl -s $API/health")
-        url = f"https://www.youtube.com/channel/{channel.id}"
-        body = json.dumps({"url": url, "mode": "future_only"})
-        sh(f"curl -s {AUTH} -H 'Content-Type: application/json' -d '{body}' $API/channels")
-        sh(f'curl -s -X POST {AUTH} "$API/channels/1/poll?wait=30"')
-        channel.upload(title="Second", published=time.time() + 1)
-        time.sleep(1.5)
-        sh(f'curl -s -X POST {AUTH} "$API/channels/1/poll?wait=30"')
-        page = json.loads(sh(f'curl -s {AUTH} "$API/videos?limit=1"'))
-        sh(f'curl -s {AUTH} "$API/videos?limit=1&cursor={page["next"]}"')
-        sh(f'curl -s {AUTH} "$API/events?after=0&wait=30"')
-        sh(f'curl -s {AUTH} "$API/events?after=2&wait=1"')
-        sh(f"curl -s -X POST {AUTH} $API/videos/1/download")
-        time.sleep(3)
-        sh(f'curl -s {AUTH} "$API/videos?limit=1"')
-        sh(f"curl -s -X DELETE {AUTH} -w '%{{http_code}}\\n' $API/channels/1")
+        yield
     finally:
         up.terminate()
         up.wait(20)
+
+
+def main(workdir: Path) -> None:
+    feeds = FeedServer()
+    channel = feeds.add_channel()
+    channel.upload(title="First", published=time.time() - 7 * 86400)
+    env = session_env(workdir / "data", feeds)
+    sh = shell(env, workdir)
+    sh("tubepoller db init")
+    env["T"] = sh("tubepoller user add alice").splitlines()[-1]
+    try:
+        with running_up(env, workdir):
+            sh("curl -s $API/health")
+            url = f"https://www.youtube.com/channel/{channel.id}"
+            body = json.dumps({"url": url, "mode": "future_only"})
+            sh(f"curl -s {AUTH} -H 'Content-Type: application/json' -d '{body}' $API/channels")
+            sh(f'curl -s -X POST {AUTH} "$API/channels/1/poll?wait=30"')
+            channel.upload(title="Second", published=time.time() + 1)
+            time.sleep(1.5)
+            sh(f'curl -s -X POST {AUTH} "$API/channels/1/poll?wait=30"')
+            page = json.loads(sh(f'curl -s {AUTH} "$API/videos?limit=1"'))
+            sh(f'curl -s {AUTH} "$API/videos?limit=1&cursor={page["next"]}"')
+            sh(f'curl -s {AUTH} "$API/events?after=0&wait=30"')
+            sh(f'curl -s {AUTH} "$API/events?after=2&wait=1"')
+            sh(f"curl -s -X POST {AUTH} $API/videos/1/download")
+            time.sleep(3)
+            sh(f'curl -s {AUTH} "$API/videos?limit=1"')
+            sh(f"curl -s -X DELETE {AUTH} -w '%{{http_code}}\\n' $API/channels/1")
+    finally:
         feeds.stop()
 
 

@@ -31,6 +31,7 @@ from .resources.health import Health
 from .resources.metrics import Metrics
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
+from .resources.websub import WebSubCallback
 from .routes import ROUTES, IdConverter, Route
 from .waiting import PROCESS_SLOTS, WaitSlots
 
@@ -51,6 +52,7 @@ class Services:
         metrics: returns the Prometheus exposition and its content type.
         clock: the time now, in epoch seconds.
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
+        websub: WebSub verifications and pushes (`poller.websub_store`).
     """
 
     settings: Settings
@@ -63,6 +65,7 @@ class Services:
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
+    websub: Any = None
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -70,7 +73,15 @@ class Services:
 
         Building them connects nothing; the database must be open (`open_database`).
         """
-        from poller import actors, database, downloads, listings, metrics, subscriptions
+        from poller import (
+            actors,
+            database,
+            downloads,
+            listings,
+            metrics,
+            subscriptions,
+            websub_store,
+        )
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
@@ -85,6 +96,7 @@ class Services:
             if state["database"] == "ok":
                 try:
                     state["hosts"] = listings.hosts(time.time())
+                    state["push"] = {"enabled": settings.push, **websub_store.counts()}
                 except DatabaseError as exc:  # a schema from before hosts: db init adds them
                     state["database"] = f"error: {database.one_line(exc)}"
             return state
@@ -101,6 +113,7 @@ class Services:
             database=database,
             health=health,
             metrics=exposition,
+            websub=websub_store,
         )
 
 
@@ -134,6 +147,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "videos": Videos(services.listings),
         "downloads": Downloads(services),
         "events": Events(services),
+        "websub": WebSubCallback(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

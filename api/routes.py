@@ -62,4 +62,5 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/videos", "videos", ("GET",)),
     Route("/api/videos/{video_id:id}/download", "downloads", ("POST",)),
     Route("/api/events", "events", ("GET",)),
+    Route("/websub/{token}", "websub", ("GET", "POST")),
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 from peewee import Value
 
-from . import host_store, sources
+from . import host_store, sources, websub_store
 from .config import Settings
 from .errors import NotFound, TubepollerError
 from .host_links import channel_host
@@ -152,6 +152,7 @@ def unsubscribe(user: User, channel_id: int) -> None:
         subscription.delete_instance()
         if not Subscription.select().where(Subscription.channel == channel_id).exists():
             Channel.update(next_poll_at=None).where(Channel.id == channel_id).execute()
+            websub_store.wake(channel_id)  # the next tick unsubscribes its push
 
 
 def _check_mode(mode: str) -> None:

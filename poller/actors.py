@@ -76,8 +76,11 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     if sent or resent:
         log.info("tick: %d polls enqueued, %d lost downloads re-sent", sent, len(resent))
     if settings.push:  # subscriptions, renewals and unsubscriptions that are due
-        for subscription_id in websub_store.claim_due(time.time()):
+        due = websub_store.claim_due(time.time())
+        for subscription_id in due:
             websub_request.send(subscription_id)
+        if due:
+            log.info("tick: %d push subscription requests sent", len(due))
 
 
 @dramatiq.actor(

@@ -7,9 +7,6 @@ the feed gains an upload → `poll?wait=30` answers `new` with it → the
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import time
 
 import httpx
@@ -17,48 +14,16 @@ import pytest
 
 from tests.support.cluster import Cluster
 from tests.support.feedserver import FeedServer
-from tests.support.procs import BIN, ROOT, wait_for
+from tests.support.gunicorn import serve_api
+from tests.support.procs import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(cluster: Cluster, tmp_path):
-    port = free_port()
-    env = {**cluster.env, "TUBEPOLLER_API_BIND": f"127.0.0.1:{port}"}
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:api.gunicorn_conf", "-w", "1",
-             "api.asgi:create_asgi_app()"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/api"
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            answer = httpx.get(f"{base}/health", timeout=2)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200 and answer.json()["broker"] == "ok"
-
-    try:
-        wait_for(healthy, 30, "gunicorn to answer /api/health with the broker up")
+    with serve_api(cluster.env, tmp_path / "gunicorn.log") as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)

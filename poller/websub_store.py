@@ -98,7 +98,9 @@ def for_request(subscription_id: int) -> Request | None:
         return None
     row_id, channel_id, hub, topic, token, secret, state, requested, attempts, followed = row
     links = Links(hub, topic)
-    return Request(row_id, channel_id, links, token, secret, state, requested, attempts, followed)
+    return Request(
+        row_id, channel_id, links, token, secret, state, requested, attempts, bool(followed)
+    )
 
 
 def requested(subscription_id: int, mode: str, now: float) -> None:

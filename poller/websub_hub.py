@@ -38,7 +38,7 @@ class Asked:
         if self.error:
             text += f" ({self.error})"
         if self.retry_in_s is not None:
-            text += f", again in {self.retry_in_s:.0f} s"
+            text += f", again in {self.retry_in_s:.1f} s"
         return text
 
 

@@ -16,12 +16,28 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.feedserver import FeedServer
 
 BIN = Path(sys.executable).parent
 AUTH = '-H "Authorization: Bearer $T"'
+
+
+def shell(env: dict[str, str], workdir: Path) -> Callable[[str], str]:
+    """Return a runner that prints a command and its output, indented for the README."""
+
+    def sh(command: str) -> str:
+        print(f"    $ {command}")
+        out = subprocess.run(
+            command, shell=True, env=env, capture_output=True, text=True, cwd=workdir
+        ).stdout
+        for line in out.rstrip("\n").splitlines():
+            print(f"    {line}")
+        return out
+
+    return sh
 
 
 def main(workdir: Path) -> None:
@@ -40,15 +56,7 @@ def main(workdir: Path) -> None:
         API="http://127.0.0.1:8080/api",
     )
 
-    def sh(command: str) -> str:
-        print(f"    $ {command}")
-        out = subprocess.run(
-            command, shell=True, env=env, capture_output=True, text=True, cwd=workdir
-        ).stdout
-        for line in out.rstrip("\n").splitlines():
-            print(f"    {line}")
-        return out
-
+    sh = shell(env, workdir)
     sh("tubepoller db init")
     env["T"] = sh("tubepoller user add alice").splitlines()[-1]
     with (workdir / "up.log").open("w") as log:

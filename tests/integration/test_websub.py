@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from poller import websub
-from tests.support.cluster import Cluster
+from tests.support.cluster import BOTH_DATABASES, Cluster
 from tests.support.fakehub import FakeHub, push_body
 from tests.support.feedserver import FeedServer
 from tests.support.gunicorn import free_port, serve_api
@@ -79,6 +79,7 @@ def channel_of(client: httpx.Client) -> dict:
     return channel
 
 
+@BOTH_DATABASES
 def test_a_signed_push_brings_the_event_within_5_s_and_the_lease_is_renewed(
     cluster: Cluster, api: str, feeds: FeedServer, hub: FakeHub, api_port: int
 ) -> None:

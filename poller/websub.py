@@ -41,6 +41,7 @@ _DIGESTS["sha512"] = hashlib.sha512
 _LINK = re.compile(rb"<(?:[A-Za-z0-9_-]+:)?link\b([^>]*)>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(rb"""([A-Za-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CHANNEL_ID = re.compile(r"UC[0-9A-Za-z_-]{22}")
+_TOKEN = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,14 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     digest = _DIGESTS.get(method.strip().lower())
     if digest is None or not secret or not given:
         return False
-    expected = hmac.new(secret.encode(), body, digest).hexdigest()
-    return hmac.compare_digest(expected, given.strip().lower())
+    expected = hmac.new(secret.encode(), body, digest).hexdigest().encode()
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a forged header).
+    return hmac.compare_digest(expected, given.strip().lower().encode("utf-8", "replace"))
+
+
+def token_ok(token: str) -> bool:
+    """Return True when `token` could be one of ours (`secrets.token_urlsafe`), else don't look."""
+    return bool(_TOKEN.fullmatch(token))
 
 
 def verification_ok(

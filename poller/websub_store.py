@@ -138,7 +138,9 @@ def verify(token: str, params: dict[str, str], now: float, settings: Settings) -
     unsubscribe verified ends push for the channel; a denial (``hub.mode=
     denied``) is recorded and retried later.
     """
-    row = PushSubscription.get_or_none(PushSubscription.token == token[:64])
+    if not websub.token_ok(token):
+        return None
+    row = PushSubscription.get_or_none(PushSubscription.token == token)
     mode, topic = params.get("hub.mode", ""), params.get("hub.topic", "")
     if row is None:
         return None
@@ -181,6 +183,8 @@ def push(token: str, body: bytes, signature: str | None, now: float) -> int | No
     A push with a bad or missing signature, or for a subscription that is
     not live, is counted and dropped (the hub is still answered 2xx).
     """
+    if not websub.token_ok(token):
+        return None
     row: Any = (
         PushSubscription.select(
             PushSubscription.id,
@@ -188,7 +192,7 @@ def push(token: str, body: bytes, signature: str | None, now: float) -> int | No
             PushSubscription.secret,
             PushSubscription.state,
         )
-        .where(PushSubscription.token == token[:64])
+        .where(PushSubscription.token == token)
         .tuples()
         .first()
     )

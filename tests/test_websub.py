@@ -36,6 +36,7 @@ def test_a_push_signed_with_the_secret_is_accepted(method: str) -> None:
         sign("sha1", secret="another"),
         sign("sha256")[:-1],
         "sha1=" + "0" * 40,
+        "sha1=é" + "0" * 39,  # not ASCII: refused, not a TypeError
     ],
 )
 def test_a_push_with_a_bad_or_missing_signature_is_refused(header: str | None) -> None:
@@ -141,3 +142,9 @@ def test_an_unsubscribe_the_hub_never_knew_of_is_not_sent() -> None:
     assert websub.needs_request("unsubscribe", websub.PENDING, "subscribe")
     assert websub.needs_request("unsubscribe", websub.SUBSCRIBED, None)
     assert websub.needs_request("subscribe", websub.UNSUBSCRIBED, None)
+
+
+def test_only_a_token_of_ours_is_looked_up() -> None:
+    assert websub.token_ok("PDH2Au5rjdgvC6ecMIaroCIAtKfi-wOw")
+    for token in ("", "a" * 65, "a\x00b", "../x", "é"):
+        assert not websub.token_ok(token)

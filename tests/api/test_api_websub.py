@@ -56,6 +56,7 @@ def test_a_bad_or_missing_signature_is_answered_2xx_and_queues_nothing(
     for header in (None, "sha256=" + "0" * 64, signature(body + b"x", subscription.secret)):
         assert push(client, subscription.token, body, header).status_code == 204
     assert push(client, "no-such-token", body, None).status_code == 204
+    assert push(client, "nul%00", body, "sha1=\u00e9").status_code == 204
     assert queued(broker) == []
     assert PushSubscription.get().dropped == 3
 

@@ -34,6 +34,7 @@ from .resources.metrics import Metrics
 from .resources.polls import Polls
 from .resources.users import Users
 from .resources.videos import Downloads, Videos
+from .resources.websub import WebSubCallback
 from .routes import ROUTES, IdConverter, Route
 from .waiting import PROCESS_SLOTS, WaitSlots
 
@@ -58,6 +59,7 @@ class Services:
         clock: the time now, in epoch seconds.
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
         users: remove_user, rotate_token (`poller.users`); None: no user management.
+        websub: WebSub verifications and pushes (`poller.websub_store`).
     """
 
     settings: Settings
@@ -72,6 +74,7 @@ class Services:
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
     users: Any = None
+    websub: Any = None
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -88,6 +91,7 @@ class Services:
             metrics,
             subscriptions,
             users,
+            websub_store,
         )
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
@@ -103,6 +107,7 @@ class Services:
             if state["database"] == "ok":
                 try:
                     state["hosts"] = listings.hosts(time.time())
+                    state["push"] = {"enabled": settings.push, **websub_store.counts()}
                 except DatabaseError as exc:  # a schema from before hosts: db init adds them
                     state["database"] = f"error: {database.one_line(exc)}"
             return state
@@ -121,6 +126,7 @@ class Services:
             metrics=exposition,
             imports=imports,
             users=users,
+            websub=websub_store,
         )
 
 
@@ -157,6 +163,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "imports": Imports(services),
         "history": ChannelPolls(services.listings),
         "users": Users(services),
+        "websub": WebSubCallback(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

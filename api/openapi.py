@@ -67,6 +67,21 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "a file of the reference page",
         "schema": {"type": "string", "enum": sorted(ASSETS)},
     },
+    "WebSubToken": {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "names one push subscription (its callback, given to its hub)",
+        "schema": {"type": "string", "maxLength": 64},
+    },
+    "HubMode": _query(
+        "hub.mode",
+        {"type": "string", "enum": ["subscribe", "unsubscribe", "denied"]},
+        "what the hub verifies",
+    ),
+    "HubTopic": _query("hub.topic", {"type": "string"}, "the topic asked for"),
+    "HubChallenge": _query("hub.challenge", {"type": "string"}, "echoed when the request is ours"),
+    "HubLease": _query("hub.lease_seconds", {"type": "string"}, "the lease the hub grants"),
     "Status": _query("status", DOWNLOAD_STATUS, "only videos in this download state"),
     "ImportMode": _query(
         "mode", {**MODE, "default": FUTURE_ONLY}, "the mode of each new subscription"
@@ -349,6 +364,26 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             },
         },
     },
+    ("/websub/{token}", "GET"): _operation(
+        "websubVerify",
+        "A WebSub hub verifies a (un)subscription we asked for",
+        {
+            "200": {"description": "The challenge, echoed", "content": {"text/plain": {}}},
+            "404": _json("Error", "Not a request we made: unknown token, other mode or topic"),
+        },
+        parameters=["WebSubToken", "HubMode", "HubTopic", "HubChallenge", "HubLease"],
+        public=True,
+    ),
+    ("/websub/{token}", "POST"): _operation(
+        "websubPush",
+        "A WebSub hub pushes an update: a poll of the channel is queued (a hint only)",
+        {
+            "204": {"description": "Taken; a bad or missing X-Hub-Signature is dropped unseen"},
+            "413": _json("Error", "The body is larger than 64 KiB"),
+        },
+        parameters=["WebSubToken"],
+        public=True,
+    ),
 }
 
 

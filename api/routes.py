@@ -67,4 +67,5 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/videos/{video_id:id}/download", "downloads", ("POST",)),
     Route("/api/events", "events", ("GET",)),
     Route("/api/import", "imports", ("POST",)),
+    Route("/websub/{token}", "websub", ("GET", "POST")),
 )

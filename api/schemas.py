@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from poller.models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
+from poller.websub import STATES as PUSH_STATES
 
 from .routes import MAX_ID
 
@@ -108,8 +109,41 @@ CHANNEL = _object(
             "type": "boolean",
             "description": "every subscriber paused it: not polled until one resumes",
         },
+        "push": {
+            "oneOf": [
+                {"type": "null", "description": "no WebSub subscription"},
+                _object(
+                    {
+                        "state": {"type": "string", "enum": list(PUSH_STATES)},
+                        "requested": TEXT_OR_NULL,
+                        "healthy": {
+                            "type": "boolean",
+                            "description": "a push announced an upload a poll found; "
+                            "the sanity poll is stretched",
+                        },
+                        "lease_until": TIME,
+                        "last_push_at": TIME,
+                        "pushes": {"type": "integer", "minimum": 0},
+                        "dropped": {"type": "integer", "minimum": 0},
+                        "last_error": TEXT_OR_NULL,
+                    }
+                ),
+            ]
+        },
     },
     optional=("subscribers",),
+)
+
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+PUSH_COUNTS = _object(
+    {
+        "enabled": {"type": "boolean", "description": "TUBEPOLLER_PUBLIC_URL is set"},
+        "subscribed": _COUNT,
+        "healthy": _COUNT,
+        "requested": _COUNT,
+        "failing": _COUNT,
+        "dropped_pushes": _COUNT,
+    }
 )
 HOST = _object(
     {
@@ -205,8 +239,9 @@ COMPONENTS: dict[str, Schema] = {
             "database": {"type": "string"},
             "broker": {"type": "string"},
             "hosts": {"type": "array", "items": HOST},
+            "push": PUSH_COUNTS,
         },
-        optional=("hosts",),
+        optional=("hosts", "push"),
     ),
     "Subscribe": SUBSCRIBE,
     "ChangeMode": CHANGE_MODE,

@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads, host_health, host_turn, metrics
+from . import config, downloads, host_health, host_turn, metrics, websub_hub, websub_store
 from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
@@ -81,6 +81,12 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
         download_video.send(video_id)
     if sent or resent:
         log.info("tick: %d polls enqueued, %d lost downloads re-sent", sent, len(resent))
+    if settings.push:  # subscriptions, renewals and unsubscriptions that are due
+        due = websub_store.claim_due(time.time())
+        for subscription_id in due:
+            websub_request.send(subscription_id)
+        if due:
+            log.info("tick: %d push subscription requests sent", len(due))
 
 
 @dramatiq.actor(
@@ -142,3 +148,13 @@ def download_video(video_id: int) -> None:
     if outcome.retry_at is not None:  # an upcoming premiere: come back when it starts
         delay_ms = max(0, int((outcome.retry_at - time.time()) * 1000))
         download_video.send_with_options(args=(video_id,), delay=delay_ms)
+
+
+@dramatiq.actor(queue_name=POLL_QUEUE, priority=5, max_retries=0, time_limit=60_000)
+def websub_request(subscription_id: int) -> None:
+    """Ask a channel's hub to (un)subscribe; send itself again after a failure."""
+    asked = websub_hub.request(subscription_id, time.time(), config.get())
+    log.info("websub subscription=%s %s", subscription_id, asked.describe())
+    if asked.retry_in_s is not None:
+        delay_ms = round(asked.retry_in_s * 1000)
+        websub_request.send_with_options(args=(subscription_id,), delay=delay_ms)

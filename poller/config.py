@@ -174,6 +174,24 @@ class Settings:
     cookies_file: Path | None = option(
         None, cookies_path, "cookies.txt used only after a bot check or for members-only"
     )
+    # WebSub push (poller/websub.py): off unless the hubs can reach us.
+    public_url: str = option(
+        "", http_base, "base URL hubs reach the API at (WebSub callbacks); empty: push off"
+    )
+    websub_hub: str = option(
+        "https://pubsubhubbub.appspot.com/subscribe", http_base, "the hub of YouTube channels"
+    )
+    websub_lease: float = option(
+        432000.0, number(60, 30 * 86400), "lease asked of a hub, s (renewed before it ends)"
+    )
+    websub_retry: float = option(
+        60.0, number(1, 3600), "first wait after a hub refused or was unreachable, s (doubles)"
+    )
+
+    @property
+    def push(self) -> bool:
+        """Return True when WebSub push is on (a public callback URL is set)."""
+        return bool(self.public_url)
 
     @property
     def embedded_broker(self) -> bool:

@@ -127,6 +127,50 @@ def fetch(
     raise PermanentError(f"too many redirects: more than {max_redirects} from {first_host}")
 
 
+@dataclass(frozen=True)
+class PostResult:
+    """A server's answer to one POST."""
+
+    status: int
+    retry_after_s: float | None
+    body: bytes  # its first MAX_POST_ANSWER bytes, for an error message
+
+
+MAX_POST_ANSWER = 1024
+
+
+def post_form(
+    url: str, fields: dict[str, str], *, timeout: float, allow_private: bool
+) -> PostResult:
+    """POST a form (a WebSub hub request) once, within one total deadline.
+
+    Redirects are not followed: a hub answers where it is asked. Any status
+    comes back; the caller judges it.
+
+    Raises:
+        TransientError: network failure or timeout.
+        PermanentError: an unusable URL; BlockedAddress for a non-public address.
+    """
+    host, core_url, authority = _prepare(url)
+    body = urllib.parse.urlencode(fields).encode()
+    headers = [
+        ("Host", authority),
+        ("User-Agent", USER_AGENT),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Content-Length", str(len(body))),
+    ]
+    with (
+        deadline(time.monotonic() + timeout),
+        _network_errors(host, timeout),
+        _pool(allow_private).stream("POST", core_url, headers=headers, content=body) as r,
+    ):
+        answer = b""
+        for chunk in r.iter_stream():  # read to its end (bounded by the deadline)
+            answer = (answer + chunk)[:MAX_POST_ANSWER]
+        retry_after = parse_retry_after(_headers(r.headers).get("retry-after"), time.time())
+    return PostResult(r.status, retry_after, answer)
+
+
 def _prepare(url: str) -> tuple[str, httpcore.URL, str]:
     """Check ``url``; return its host, its httpcore URL and its Host header.
 

@@ -231,4 +231,50 @@ class PollRecord(BaseModel):
 
 POLL_HISTORY = 50  # polls kept per channel (a few more until the next prune)
 
-TABLES = [User, Host, Channel, Subscription, Video, UserVideoRef, Event, PollRecord]
+
+class PushSubscription(BaseModel):
+    """A channel's WebSub subscription at its hub (rules in poller/websub.py).
+
+    `token` names the callback (``/websub/<token>``) and `secret` signs the
+    hub's pushes; both are random and this row's own. `state` is what the hub
+    last verified; `requested_mode` is the request it may still verify (NULL:
+    none, so any verification is refused). `due_at` is when the next request
+    to the hub goes (subscribe, renew, retry, unsubscribe), on an index: the
+    tick's due-check. `healthy` is True once a push announced an upload a poll
+    then found, False again when a poll finds one no push announced.
+    """
+
+    id = AutoField()
+    channel = ForeignKeyField(Channel, unique=True, on_delete="CASCADE")
+    hub = CharField(max_length=2048)
+    topic = CharField(max_length=2048)
+    token = CharField(max_length=64, unique=True)
+    secret = CharField(max_length=64)
+    state = CharField(max_length=16, default="pending")
+    requested_mode = CharField(max_length=16, null=True)
+    requested_at = DoubleField(null=True)
+    lease_until = DoubleField(null=True)
+    due_at = DoubleField(null=True, index=True)
+    attempts = IntegerField(default=0)
+    last_error = TextField(null=True)
+    last_error_at = DoubleField(null=True)
+    healthy = BooleanField(default=False)
+    pushes = IntegerField(default=0)
+    dropped = IntegerField(default=0)  # pushes refused: a bad or missing signature
+    last_push_at = DoubleField(null=True)
+    pending_push_at = DoubleField(null=True)  # the first push no poll has followed yet
+    created_at = DoubleField()
+    channel_id: int
+
+
+TABLES = [
+    User,
+    Host,
+    Channel,
+    Subscription,
+    Video,
+    UserVideoRef,
+    Event,
+    PollRecord,
+    PushSubscription,
+]

@@ -18,7 +18,17 @@ from typing import Any
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, host_effects, host_signals, host_turn, poll_history, reads, sources, store
+from . import (
+    decide,
+    host_effects,
+    host_signals,
+    host_turn,
+    poll_history,
+    reads,
+    sources,
+    store,
+    websub_store,
+)
 from .catalog import list_catalog
 from .config import Settings
 from .database import one_line
@@ -207,6 +217,7 @@ def poll_once(
         log.exception("channel %s: poll failed unexpectedly", channel_id)
         return _fail(channel, now, bounds, InternalError(exc), rng, lease=0)
     host_effects.after_success(host, probe)
+    websub_store.after_poll(channel, result.outcome == NEW, now, settings)  # push's trust
     return result
 
 
@@ -223,6 +234,8 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
     )
     if response.status == 200 and _is_bot_check(response.body):
         raise PermanentError(f"bot check: {BOT_CHECK_TEXT} (an HTML page, not the feed)")
+    if response.status == 200:
+        websub_store.seen_feed(channel, response.body, now, settings)  # <link rel="hub">
     seen = Observed(_state(channel, settings), response)
     if response.status != 304 and (ids := scan_ids(response.body)) is not None:
         scanned = frozenset(ids)

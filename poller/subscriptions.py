@@ -11,7 +11,7 @@ from typing import Any
 
 from peewee import Value
 
-from . import host_store, sources
+from . import host_store, sources, websub_store
 from .config import Settings
 from .errors import AlreadyExists, NotFound, TubepollerError
 from .host_links import channel_host
@@ -191,7 +191,7 @@ def resume(user: User, channel_id: int, now: float) -> Subscription:
 
 
 def settle_polling(channel_ids: list[int], now: float) -> None:
-    """Stop or restart polling channels whose subscriptions changed (3 queries).
+    """Stop or restart polling channels whose subscriptions changed (4 queries).
 
     A channel nobody subscribes to, or whose every subscriber paused it, gets
     no next poll (`next_poll_at` NULL: the claim's index skips it); a paused
@@ -212,9 +212,9 @@ def settle_polling(channel_ids: list[int], now: float) -> None:
     Channel.update(next_poll_at=None, paused_at=now).where(
         mine & Channel.id.not_in(active) & Channel.id.in_(paused) & Channel.paused_at.is_null()
     ).execute()
-    Channel.update(next_poll_at=None, paused_at=None).where(
-        mine & Channel.id.not_in(active) & Channel.id.not_in(paused)
-    ).execute()
+    orphans = mine & Channel.id.not_in(active) & Channel.id.not_in(paused)
+    Channel.update(next_poll_at=None, paused_at=None).where(orphans).execute()
+    websub_store.wake(Channel.select(Channel.id).where(orphans))  # the tick unsubscribes push
 
 
 def _check_mode(mode: str) -> None:

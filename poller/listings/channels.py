@@ -7,10 +7,25 @@ from typing import Any
 from peewee import JOIN, ModelSelect, Value, fn
 
 from ..errors import NotFound
-from ..models import Channel, Host, Subscription, User, Video
+from ..models import Channel, Host, PushSubscription, Subscription, User, Video
 from .shapes import channel_json, video_json
 
 Marks = tuple[float | None, float | None]
+
+# A channel's push subscription, read with it (`shapes.push_json`).
+PUSH_COLUMNS = [
+    getattr(PushSubscription, name).alias(f"push_{name}")
+    for name in (
+        "state",
+        "requested_mode",
+        "healthy",
+        "lease_until",
+        "last_push_at",
+        "pushes",
+        "dropped",
+        "last_error",
+    )
+]
 
 
 def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect[Any]:
@@ -27,6 +42,7 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
         videos.alias("video_count"),
         Host.paused_until.alias("host_paused_until"),
         Host.degraded_since.alias("host_degraded_since"),
+        *PUSH_COLUMNS,
     ]
     if user is None:
         everything = True
@@ -48,7 +64,12 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
             .where(others.channel == Channel.id)
             .alias("subscribers")
         )
-    query = Channel.select(*columns).join(Host, JOIN.LEFT_OUTER, on=(Channel.host == Host.id))
+    query = (
+        Channel.select(*columns)
+        .join(Host, JOIN.LEFT_OUTER, on=(Channel.host == Host.id))
+        .switch(Channel)
+        .join(PushSubscription, JOIN.LEFT_OUTER, on=(PushSubscription.channel == Channel.id))
+    )
     if user is not None:
         mine = (Subscription.channel == Channel.id) & (Subscription.user == user.id)
         query = query.switch(Channel).join(

@@ -64,7 +64,24 @@ def channel_json(channel: Any) -> dict[str, Any]:
     subscribers = getattr(channel, "subscribers", None)
     if subscribers is not None:
         shape["subscribers"] = subscribers
+    shape["push"] = push_json(channel)
     return shape
+
+
+def push_json(channel: Any) -> dict[str, Any] | None:
+    """Return a channel's WebSub push state (its ``push_*`` columns), None without one."""
+    if getattr(channel, "push_state", None) is None:
+        return None
+    return {
+        "state": channel.push_state,
+        "requested": channel.push_requested_mode,
+        "healthy": bool(channel.push_healthy),
+        "lease_until": iso(channel.push_lease_until),
+        "last_push_at": iso(channel.push_last_push_at),
+        "pushes": channel.push_pushes,
+        "dropped": channel.push_dropped,
+        "last_error": channel.push_last_error,
+    }
 
 
 def video_json(video: Any) -> dict[str, Any]:

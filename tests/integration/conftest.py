@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.support.cluster import Cluster
-from tests.support.gunicorn import serving
+from tests.support.gunicorn import serve_api
 
 
 @pytest.fixture
@@ -18,9 +17,5 @@ def gunicorn_workers() -> int:
 @pytest.fixture
 def gunicorn(cluster: Cluster, tmp_path, gunicorn_workers: int):
     """The API under gunicorn as shipped, on the cluster's vhost and database; its /api URL."""
-
-    def broker_up(health: httpx.Response) -> bool:
-        return health.status_code == 200 and health.json()["broker"] == "ok"
-
-    with serving(cluster.env, tmp_path / "gunicorn.log", broker_up, gunicorn_workers) as (base, _):
-        yield f"{base}/api"
+    with serve_api(cluster.env, tmp_path / "gunicorn.log", workers=gunicorn_workers) as base:
+        yield base

@@ -171,6 +171,10 @@ class Settings:
     cookies_file: Path | None = option(
         None, cookies_path, "cookies.txt used only after a bot check or for members-only"
     )
+    notify_timeout: float = option(10.0, number(0.5, 120), "seconds for one notification's send")
+    notify_backoff: float = option(
+        15.0, number(0.05, 3600), "seconds before a failed notification's first retry (doubles)"
+    )
 
     @property
     def embedded_broker(self) -> bool:

@@ -59,6 +59,7 @@ class PollResult:
     download_ids: list[int] = field(default_factory=list)
     error: str | None = None
     transient: bool = False  # a failure that Dramatiq may retry
+    notice_ids: list[int] = field(default_factory=list)  # deliveries for the `notify` queue
 
     def describe(self) -> str:
         """Return the one-line summary logged for every poll."""
@@ -214,7 +215,12 @@ def _store(channel: Channel, now: float, plan: StoreEntries) -> PollResult:
     saved = store.save_new(channel, now, plan)
     outcome = NEW if saved.new_video_ids else UNCHANGED
     return PollResult(
-        channel.id, outcome, saved.new_video_ids, saved.backfill_count, saved.download_ids
+        channel.id,
+        outcome,
+        saved.new_video_ids,
+        saved.backfill_count,
+        saved.download_ids,
+        notice_ids=saved.notice_ids,
     )
 
 

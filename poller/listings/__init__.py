@@ -19,6 +19,7 @@ from .channels import (
 )
 from .events import events
 from .hosts import host_json, hosts
+from .notifications import notification_targets
 from .shapes import channel_json, event_json, iso, video_json
 from .users import only_user, user_for_token, user_named
 from .videos import (
@@ -35,6 +36,7 @@ from .videos import (
 
 __all__ = [
     "host_json",
+    "notification_targets",
     "hosts",
     "DOWNLOAD_STATES",
     "FAILED",

@@ -168,10 +168,13 @@ def _reason(result: Any) -> str:
     """Return the last warning Apprise logged for a failed send (Apprise ≥ 2 keeps them)."""
     logs = getattr(result, "logs", None)
     entries = list(logs()) if callable(logs) else []
-    messages = [
-        str(getattr(e, "message", e)) for e in entries if getattr(e, "level", 0) >= logging.WARNING
-    ]
+    messages = [str(getattr(e, "message", e)) for e in entries if _level(e) >= logging.WARNING]
     return messages[-1].strip() if messages else "the service refused the notification"
+
+
+def _level(entry: Any) -> int:
+    level = getattr(entry, "level", logging.WARNING)  # a name ("WARNING") or a number
+    return level if isinstance(level, int) else logging.getLevelName(str(level).upper())
 
 
 def deliver(

@@ -63,7 +63,7 @@ class WebhookReceiver(ThreadingHTTPServer):
         self.fail_first: dict[str, int] = {}
         self.always_fail: set[str] = set()
         self.delay: dict[str, float] = {}
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
     def url(self, path: str, scheme: str = "json") -> str:
         """Return the Apprise URL of a path of this receiver."""

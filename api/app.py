@@ -29,6 +29,7 @@ from .resources.docs import ApiReference, OpenAPIDocument
 from .resources.events import Events
 from .resources.health import Health
 from .resources.metrics import Metrics
+from .resources.notifications import Notifications
 from .resources.polls import Polls
 from .resources.videos import Downloads, Videos
 from .routes import ROUTES, IdConverter, Route
@@ -51,6 +52,8 @@ class Services:
         metrics: returns the Prometheus exposition and its content type.
         clock: the time now, in epoch seconds.
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
+        notifications: add_target (checked with Apprise) and remove_target
+            (`poller.notify`).
     """
 
     settings: Settings
@@ -63,6 +66,7 @@ class Services:
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
+    notifications: Any = None
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -70,7 +74,7 @@ class Services:
 
         Building them connects nothing; the database must be open (`open_database`).
         """
-        from poller import actors, database, downloads, listings, metrics, subscriptions
+        from poller import actors, database, downloads, listings, metrics, notify, subscriptions
         from poller.broker import broker_state, queue_depths
         from poller.queues import Queues
 
@@ -101,6 +105,7 @@ class Services:
             database=database,
             health=health,
             metrics=exposition,
+            notifications=notify,
         )
 
 
@@ -134,6 +139,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "videos": Videos(services.listings),
         "downloads": Downloads(services),
         "events": Events(services),
+        "notifications": Notifications(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

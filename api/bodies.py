@@ -1,8 +1,8 @@
 """Read a JSON request body and check it against the schema the OpenAPI document shows.
 
 The check covers the small part of JSON Schema our bodies use — an object
-with typed properties (enum, minLength, maxLength), required names, and no
-others —
+with typed properties (enum, minLength, maxLength; an array's item type and
+maxItems), required names, and no others —
 so the document and the validation cannot drift apart.
 """
 
@@ -20,6 +20,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "boolean": (bool,),
     "object": (dict,),
+    "array": (list,),
 }
 
 
@@ -100,6 +101,11 @@ def _check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
         raise _invalid(f"{name}: at least {schema['minLength']} characters")
     if isinstance(value, str) and len(value) > schema.get("maxLength", len(value)):
         raise _invalid(f"{name}: at most {schema['maxLength']} characters")
+    if isinstance(value, list):
+        if len(value) > schema.get("maxItems", len(value)):
+            raise _invalid(f"{name}: at most {schema['maxItems']} items")
+        for item in value:
+            _check_value(f"{name}[]", item, schema["items"])
 
 
 def _invalid(description: str) -> falcon.HTTPUnprocessableEntity:

@@ -42,6 +42,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 PARAMETERS: dict[str, dict[str, Any]] = {
     "ChannelId": _path_id("channel_id", "a channel the caller subscribes to"),
     "VideoId": _path_id("video_id", "a video the caller has a reference to"),
+    "TargetId": _path_id("target_id", "one of the caller's notification targets"),
     "Limit": _query(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
@@ -81,10 +82,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 _REASONS = {
-    "400": "Bad request: malformed JSON, a bad query parameter or an unusable URL",
+    "400": "Bad request: malformed JSON, a bad query parameter, an unusable URL or an unknown"
+    " event",
     "401": "No valid bearer token",
     "403": "scope=all without admin rights",
-    "404": "No such channel or video among the caller's",
+    "404": "No such channel, video or notification target among the caller's",
     "409": "The video is already downloading or downloaded",
     "413": "The body is larger than 64 KiB",
     "415": "The body is not application/json",
@@ -279,6 +281,35 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {"200": _json("EventList", "Events; an empty list when none arrived in time")},
         ["400", "429"],
         parameters=["After", "EventWait"],
+    ),
+    ("/api/notifications", "GET"): _operation(
+        "listNotificationTargets",
+        "The caller's notification targets, secrets masked, with their last deliveries",
+        {"200": _json("NotificationTargetList", "Targets by id")},
+    ),
+    ("/api/notifications", "POST"): _operation(
+        "addNotificationTarget",
+        "Add a notification target: an Apprise URL and the events it wants",
+        {
+            "201": _json(
+                "NotificationTarget",
+                "Added",
+                {
+                    "RemoveNotificationTarget": {
+                        "operationId": "removeNotificationTarget",
+                        "parameters": {"target_id": "$response.body#/id"},
+                    }
+                },
+            )
+        },
+        body="AddTarget",
+    ),
+    ("/api/notifications/{target_id}", "DELETE"): _operation(
+        "removeNotificationTarget",
+        "Remove a notification target and its deliveries",
+        {"204": {"description": "Removed"}},
+        ["404"],
+        parameters=["TargetId"],
     ),
 }
 

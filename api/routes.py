@@ -62,4 +62,6 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/videos", "videos", ("GET",)),
     Route("/api/videos/{video_id:id}/download", "downloads", ("POST",)),
     Route("/api/events", "events", ("GET",)),
+    Route("/api/notifications", "notifications", ("GET", "POST")),
+    Route("/api/notifications/{target_id:id}", "notifications", ("DELETE",), "item"),
 )

@@ -139,11 +139,7 @@ def _tell(video: Video, kind: str, payload: dict, now: float, key: str = "") -> 
     from .store import lock_event_ids
 
     lock_event_ids()
-    dedup = (
-        Value(kind + ":")
-        .concat(Cast(UserVideoRef.user, "TEXT"))
-        .concat(f":{video.id}{key}")
-    )
+    dedup = Value(kind + ":").concat(Cast(UserVideoRef.user, "TEXT")).concat(f":{video.id}{key}")
     rows = UserVideoRef.select(
         UserVideoRef.user,
         Value(kind),

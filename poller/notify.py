@@ -18,7 +18,7 @@ from typing import Any
 
 from . import notify_store
 from .config import Settings
-from .errors import BlockedAddress, TransientError, UnusableURL
+from .errors import BlockedAddress, NotFound, TransientError, UnusableURL
 from .models import NotificationTarget, User
 from .netguard import check_host, refusal
 from .notices import check_events, compose, masked_url, retry_delay
@@ -75,6 +75,28 @@ def add_target(
     """Check and store a notification target of `user`."""
     url, kinds = check_target(url, events, settings.allow_private_networks)
     return notify_store.add_target(user, url, kinds, now)
+
+
+def remove_target(user: User, target_id: int) -> None:
+    """Delete one of `user`'s targets and its deliveries.
+
+    Raises:
+        NotFound: no such target, or another user's.
+    """
+    notify_store.remove_target(user, target_id)
+
+
+def send_test(target_id: int, now: float, settings: Settings) -> DeliveryOutcome:
+    """Send a test message to a target now, here, and record it as a delivery.
+
+    Raises:
+        NotFound: no such target.
+    """
+    target = NotificationTarget.get_or_none(NotificationTarget.id == target_id)
+    if target is None:
+        raise NotFound(f"no notification target {target_id}")
+    delivery_id = notify_store.queue_test(target, now)
+    return deliver(delivery_id, now, settings, retrying=False)
 
 
 def shown_url(url: str) -> str:

@@ -29,12 +29,16 @@ from .models import (
 )
 from .notices import TEST, Notice
 
-RESEND_AFTER = 900.0  # a pending delivery untouched this long lost its message (retries wait ≤ 5 min)
+RESEND_AFTER = (
+    900.0  # a pending delivery untouched this long lost its message (retries wait ≤ 5 min)
+)
 
 
 def add_target(user: User, url: str, events: list[str], now: float) -> NotificationTarget:
     """Store a checked target (see `notify.check_target`) for `user`."""
-    return NotificationTarget.create(user=user.id, url=url, events=json.dumps(events), created_at=now)
+    return NotificationTarget.create(
+        user=user.id, url=url, events=json.dumps(events), created_at=now
+    )
 
 
 def target_of(user: User, target_id: int) -> NotificationTarget:

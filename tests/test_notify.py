@@ -38,7 +38,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _plan(*ids: str) -> StoreEntries:
-    entries = [Entry(i, f"Title {i}", f"https://www.youtube.com/watch?v={i}", NOW - 60) for i in ids]
+    entries = [
+        Entry(i, f"Title {i}", f"https://www.youtube.com/watch?v={i}", NOW - 60) for i in ids
+    ]
     return StoreEntries(
         announced=entries,
         back_catalog=[],

@@ -26,9 +26,7 @@ def notification_targets(user: User | None) -> list[dict[str, Any]]:
     targets = list(query.order_by(NotificationTarget.id))
     recent: dict[int, list[dict[str, Any]]] = {t.id: [] for t in targets}
     if targets:
-        rank = fn.ROW_NUMBER().over(
-            partition_by=[Delivery.target], order_by=[Delivery.id.desc()]
-        )
+        rank = fn.ROW_NUMBER().over(partition_by=[Delivery.target], order_by=[Delivery.id.desc()])
         numbered = (
             Delivery.select(Delivery, rank.alias("rank"))
             .where(Delivery.target.in_(list(recent)))

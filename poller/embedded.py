@@ -189,7 +189,7 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
 
         actors.tick.send(due_only=due_only)
         return None
-    from . import pipeline
+    from . import notify_store, pipeline
     from .downloads import hand_to_sweep
     from .enqueue import enqueue_polls
     from .models import db
@@ -204,6 +204,7 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
         with db.connection_context():
             result = pipeline.poll_channel(channel_id, time.time(), settings, probe=probe)
             hand_to_sweep(result.download_ids, time.time())
+            notify_store.hand_to_sweep(result.notice_ids, time.time())
             if result.outcome == pipeline.POLL_FAILED:
                 log_poll(log, result)
         print(f"channel {channel_id}: {result.describe()}")

@@ -47,6 +47,9 @@ def service(url: str) -> Any:
     """
     import apprise  # imported on first use: Apprise loads its plugins then
 
+    # Apprise's own log lines repeat what a delivery records and logs (its
+    # reason): keep them out of the process's log; each send still collects them.
+    logging.getLogger(apprise.LOGGER_NAME).propagate = False
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         raise UnusableURL(

@@ -44,11 +44,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.received.append(Received(self.path, body, time.time(), status))
         payload = b"{}" if status == 200 else b'{"error": "down"}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the sender gave up waiting
+            self.close_connection = True
 
 
 class WebhookReceiver(ThreadingHTTPServer):

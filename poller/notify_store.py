@@ -10,7 +10,7 @@ unique per (target, event): queuing it again changes nothing.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from peewee import JOIN, Value
 
@@ -136,7 +136,8 @@ def claim(delivery_id: int, now: float, lease: float) -> tuple[str, Notice] | No
         )
         if not taken:
             return None
-        row = (
+        row: dict[str, Any] = cast(
+            dict,
             Delivery.select(
                 Delivery.kind,
                 NotificationTarget.url.alias("target_url"),
@@ -155,7 +156,7 @@ def claim(delivery_id: int, now: float, lease: float) -> tuple[str, Notice] | No
             .join(Channel, JOIN.LEFT_OUTER)
             .where(Delivery.id == delivery_id)
             .dicts()
-            .get()
+            .get(),
         )
     notice = Notice(
         kind=row["kind"],

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from peewee import fn
 
@@ -40,7 +41,7 @@ def notification_targets(user: User | None) -> list[dict[str, Any]]:
             .order_by(numbered.c.id.desc())
             .dicts()
         )
-        for row in rows:
+        for row in cast(Iterable[dict[str, Any]], rows):
             recent[row["target_id"]].append(delivery_json(row))
     return [target_json(t, recent[t.id]) for t in targets]
 

@@ -56,7 +56,9 @@ def test_json_targets_hear_of_episodes_and_files_retried_and_apart(
     cluster.start_worker("downloads", threads=1)
     notifier = cluster.start_worker("notify", threads=4)
     token = cluster.tubepoller("user", "add", "alice").stdout.splitlines()[-1]
-    client = httpx.Client(base_url=gunicorn, headers={"Authorization": f"Bearer {token}"}, timeout=70)
+    client = httpx.Client(
+        base_url=gunicorn, headers={"Authorization": f"Bearer {token}"}, timeout=70
+    )
 
     hooks.fail_first["/flaky"] = 1
     hooks.always_fail.add("/broken")

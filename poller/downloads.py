@@ -44,6 +44,7 @@ from .models import (
 )
 from .netguard import check_url
 from .sources import youtube
+from .store import EVENT_COLUMNS, lock_event_ids
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,6 @@ def _tell(video: Video, kind: str, payload: dict, now: float, key: str = "") -> 
     Two statements whatever the number of users and targets; run in the
     transaction that records the outcome, and send the ids after its commit.
     """
-    from .store import lock_event_ids
-
     lock_event_ids()
     dedup = Value(kind + ":").concat(Cast(UserVideoRef.user, "TEXT")).concat(f":{video.id}{key}")
     rows = UserVideoRef.select(
@@ -149,18 +148,7 @@ def _tell(video: Video, kind: str, payload: dict, now: float, key: str = "") -> 
         Value(json.dumps(payload)),
         Value(now),
     ).where(UserVideoRef.video == video.id)
-    Event.insert_from(
-        rows,
-        [
-            Event.user,
-            Event.kind,
-            Event.channel,
-            Event.video,
-            Event.dedup_key,
-            Event.payload,
-            Event.created_at,
-        ],
-    ).on_conflict_ignore().execute()
+    Event.insert_from(rows, EVENT_COLUMNS).on_conflict_ignore().execute()
     return notify_store.queue(kind, (Event.video == video.id) & (Event.created_at == now), now)
 
 

@@ -234,6 +234,18 @@ def _reference(channel_id: int, first_new: int, now: float) -> None:
     ).on_conflict_ignore().execute()
 
 
+# The columns of an event about a video, in the order its INSERT … SELECT gives them.
+EVENT_COLUMNS = [
+    Event.user,
+    Event.kind,
+    Event.channel,
+    Event.video,
+    Event.dedup_key,
+    Event.payload,
+    Event.created_at,
+]
+
+
 def _announce(channel_id: int, first_new: int, now: float) -> None:
     """Write one `new_episode` event per subscriber and announced video."""
     key = (
@@ -255,18 +267,7 @@ def _announce(channel_id: int, first_new: int, now: float) -> None:
         .join(Video, on=(Video.channel == Subscription.channel))
         .where((Subscription.channel == channel_id) & (Video.id >= first_new) & ~Video.backfill)
     )
-    Event.insert_from(
-        events,
-        [
-            Event.user,
-            Event.kind,
-            Event.channel,
-            Event.video,
-            Event.dedup_key,
-            Event.payload,
-            Event.created_at,
-        ],
-    ).on_conflict_ignore().execute()
+    Event.insert_from(events, EVENT_COLUMNS).on_conflict_ignore().execute()
 
 
 def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:

@@ -74,8 +74,14 @@ def compose(notice: Notice) -> tuple[str, str]:
     """
     from .listings.shapes import iso  # not at import: the read layer imports this module
 
-    about = notice.video_title or notice.channel_title or notice.payload.get("host", "")
-    title = f"{_TITLES.get(notice.kind, notice.kind)}: {about}" if about else _TITLES[TEST]
+    about = (
+        notice.video_title
+        or notice.channel_title
+        or notice.channel_url
+        or notice.payload.get("host", "")
+    )
+    name = _TITLES.get(notice.kind, notice.kind)
+    title = f"{name}: {about}" if about and notice.kind != TEST else name
     lines = []
     if notice.channel_title or notice.channel_url:
         lines.append(f"Channel: {notice.channel_title or notice.channel_url}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from peewee import DatabaseError, InterfaceError
 
-from . import decide, host_effects, host_signals, host_turn, reads, sources, store
+from . import alerts, decide, host_effects, host_signals, host_turn, reads, sources, store
 from .catalog import list_catalog
 from .config import Settings
 from .decide import NEW, NOT_MODIFIED, UNCHANGED, Listing, Observed, StoreEntries
@@ -130,7 +130,12 @@ def poll_channel(
         )
         if verdict.defer_to is not None:
             store.defer(channel.id, now, verdict.defer_to, str(exc))
-            return PollResult(channel_id, DEFERRED, error=str(exc))
+            notices = []
+            if verdict.paused_host is not None:
+                notices = alerts.host_paused(
+                    verdict.paused_host, verdict.paused_until, str(exc), now
+                )
+            return PollResult(channel_id, DEFERRED, error=str(exc), notice_ids=notices)
         if verdict.gone:
             exc = PermanentError(f"gone: {exc}")
         return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
@@ -271,4 +276,7 @@ def _fail(
         claimed_until=now + lease if lease and exc.transient else 0,
         kind=kind,
     )
-    return PollResult(channel.id, POLL_FAILED, error=str(exc), transient=exc.transient)
+    notices = alerts.channel_failing(channel.id, failures, str(exc), now)
+    return PollResult(
+        channel.id, POLL_FAILED, error=str(exc), transient=exc.transient, notice_ids=notices
+    )

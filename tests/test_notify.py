@@ -15,11 +15,12 @@ from poller.errors import NotFound
 from poller.models import Channel, Delivery, Event, Video
 from poller.parse import Entry
 from poller.store import save_new
+from tests.support.cluster import BOTH_DATABASES
 from tests.support.querycount import count_queries
 from tests.support.rows import make_user, subscribe
 from tests.support.webhook import WebhookReceiver
 
-pytestmark = pytest.mark.usefixtures("conn")
+pytestmark = [pytest.mark.usefixtures("conn"), BOTH_DATABASES]
 NOW = 1_800_000_000.0
 
 

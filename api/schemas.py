@@ -13,12 +13,9 @@ from poller.models import (
     DELIVERY_FAILED,
     DELIVERY_PENDING,
     DELIVERY_SENT,
-    DOWNLOAD_FAILED,
     DOWNLOAD_STATES,
-    DOWNLOADED,
     FUTURE_ONLY,
     MODES,
-    NEW_EPISODE,
 )
 from poller.notices import EVENTS, TEST
 
@@ -158,7 +155,7 @@ EVENT = _object(
     {
         "id": ID,
         "user": {"type": "string", "description": "the name of the user it is for"},
-        "kind": {"type": "string", "enum": [NEW_EPISODE, CATALOGED, DOWNLOADED, DOWNLOAD_FAILED]},
+        "kind": {"type": "string", "enum": [EVENTS[0], CATALOGED, *EVENTS[1:]]},
         "channel_id": {"type": ["integer", "null"]},
         "video_id": {"type": ["integer", "null"]},
         "video": {

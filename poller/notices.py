@@ -107,9 +107,12 @@ def masked_url(given: str, private: str | None) -> str:
             Its query parameters the user did not give (Apprise's defaults)
             are left out, and those that look like secrets are masked.
     """
-    shown = private if private else _strip_password(given)
-    parts = urllib.parse.urlsplit(shown)
-    given_keys = {k for k, _ in _params(urllib.parse.urlsplit(given).query)}
+    try:
+        shown = private if private else _strip_password(given)
+        parts = urllib.parse.urlsplit(shown)
+        given_keys = {k for k, _ in _params(urllib.parse.urlsplit(given).query)}
+    except ValueError:  # not even a URL's shape ("json://[::1"): show its scheme only
+        return given.partition(":")[0][:20] + "://" + MASK
     kept = [
         (k, MASK if _SECRET_PARAM.search(k) else v)
         for k, v in _params(parts.query)

@@ -120,7 +120,8 @@ def service_name(url: str) -> str:
 
 
 def _shown(url: str) -> str:
-    return masked_url(url, None)
+    shown = masked_url(url, None)
+    return shown if len(shown) <= 200 else shown[:199] + "…"
 
 
 def _guard(plugin: Any, allow_private: bool, *, resolve: bool) -> None:

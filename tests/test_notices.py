@@ -86,6 +86,9 @@ def test_a_shown_url_never_holds_its_secret(url: str, secret: str, shown: str | 
 
 def test_a_url_apprise_cannot_read_is_shown_without_its_password_or_path() -> None:
     assert masked_url("bogus://me:pw@host/secretpath", None) == "bogus://****@host/****"
+    assert masked_url("json://me:pw@[::1/x", None) == "json://****"
+    with pytest.raises(UnusableURL, match=r"^'json://\*\*\*\*' is not an Apprise URL"):
+        notify.check_target("json://me:pw@[::1/x", ["new_episode"], allow_private=True)
 
 
 def test_the_backoff_doubles_from_the_setting_up_to_five_minutes_with_jitter() -> None:

@@ -102,21 +102,21 @@ def send_test(target_id: int, now: float, settings: Settings) -> DeliveryOutcome
     return deliver(delivery_id, now, settings, retrying=False)
 
 
+def describe(url: str) -> tuple[str, str]:
+    """Return a stored target's URL as it may be shown (secrets masked) and its service's name.
+
+    The name is Apprise's ("JSON", "ntfy", …), empty when Apprise cannot read the URL.
+    """
+    try:
+        plugin = service(url)
+    except UnusableURL:
+        return masked_url(url, None), ""
+    return masked_url(url, plugin.url(privacy=True)), str(getattr(plugin, "service_name", ""))
+
+
 def shown_url(url: str) -> str:
     """Return a stored target's URL as it may be shown, secrets masked."""
-    try:
-        private = service(url).url(privacy=True)
-    except UnusableURL:
-        private = None
-    return masked_url(url, private)
-
-
-def service_name(url: str) -> str:
-    """Return the name of the service a target's URL names ("JSON", "ntfy", …)."""
-    try:
-        return str(getattr(service(url), "service_name", "") or "")
-    except UnusableURL:
-        return ""
+    return describe(url)[0]
 
 
 def _shown(url: str) -> str:

@@ -48,11 +48,12 @@ def notification_targets(user: User | None) -> list[dict[str, Any]]:
 
 def target_json(target: Any, deliveries: list[dict[str, Any]]) -> dict[str, Any]:
     """Return a target with its URL masked and its last deliveries."""
+    shown, name = notify.describe(target.url)
     return {
         "id": target.id,
         "user": target.user.name,
-        "url": notify.shown_url(target.url),
-        "service": notify.service_name(target.url),
+        "url": shown,
+        "service": name,
         "events": json.loads(target.events or "[]"),
         "created_at": iso(target.created_at),
         "deliveries": deliveries,

@@ -196,3 +196,19 @@ def test_targets_are_listed_masked_with_their_last_deliveries_and_removed_by_own
         notify_store.remove_target(bob, target.id)
     notify_store.remove_target(alice, target.id)
     assert Delivery.select().count() == 0
+
+
+def test_a_pending_delivery_whose_message_was_lost_is_resent_once(settings, hooks) -> None:
+    alice = make_user()
+    channel = subscribe(alice, "https://www.youtube.com/channel/UC" + "g" * 22)
+    notify.add_target(alice, hooks.url("/s"), ["new_episode"], NOW, settings)
+    lost, sent, held = _poll(channel, "a", "b", "c")
+    notify.deliver(sent, NOW, settings, retrying=False)
+    later = NOW + notify_store.RESEND_AFTER + 1
+    assert notify_store.claim(held, later - 1, lease=60) is not None  # an attempt touches it
+
+    assert notify_store.stuck(NOW + 60) == []  # a retry waits at most 5 minutes
+    assert notify_store.stuck(later) == [lost]
+    assert notify_store.stuck(later + 1) == []  # touched: sent once per sweep period
+    notify_store.hand_to_sweep([lost], later + 2)
+    assert notify_store.stuck(later + 3) == [lost]

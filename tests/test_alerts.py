@@ -13,7 +13,6 @@ from poller.models import Delivery, Event
 from tests.support.cluster import BOTH_DATABASES
 from tests.support.fakeyoutube import BOT_CHECK, SERVER_ERROR, FakeYouTube
 from tests.support.rows import make_user, subscribe
-from tests.support.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.usefixtures("conn"), BOTH_DATABASES]
 
@@ -23,13 +22,6 @@ def feeds() -> Iterator[FakeYouTube]:
     server = FakeYouTube()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def test_a_channel_failing_three_polls_in_a_row_is_told_once(feeds, hooks, settings) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from tests.support.cli import cli_env, run, running_up
 from tests.support.feedserver import FeedServer
 from tests.support.procs import wait_for
-from tests.support.webhook import WebhookReceiver
 
 
 @pytest.fixture
@@ -21,13 +19,6 @@ def env(tmp_path: Path, feeds: FeedServer) -> dict[str, str]:
     run(values, "db", "init")
     run(values, "user", "add", "alice")
     return values
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def test_targets_are_added_tested_listed_masked_and_removed(env, hooks) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,9 @@ from poller.store import save_new
 from tests.support.cluster import BOTH_DATABASES
 from tests.support.querycount import count_queries
 from tests.support.rows import make_user, subscribe
-from tests.support.webhook import WebhookReceiver
 
 pytestmark = [pytest.mark.usefixtures("conn"), BOTH_DATABASES]
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ episode once after a retry, and the third, still failing, delays neither.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -32,13 +31,6 @@ HANG_S = 6  # how long the broken target holds each answer: past the send timeou
 @pytest.fixture
 def worker_extra_env() -> dict[str, str]:
     return {"TUBEPOLLER_NOTIFY_BACKOFF": "0.5", "TUBEPOLLER_NOTIFY_TIMEOUT": str(SEND_TIMEOUT_S)}
-
-
-@pytest.fixture
-def hooks() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def _iso(text: str) -> float:

@@ -49,7 +49,7 @@ def service(url: str) -> Any:
 
     # Apprise's own log lines repeat what a delivery records and logs (its
     # reason): keep them out of the process's log; each send still collects them.
-    logging.getLogger(apprise.LOGGER_NAME).propagate = False
+    logging.getLogger("apprise").propagate = False
     plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
         raise UnusableURL(

@@ -31,6 +31,7 @@ from .resources.health import Health
 from .resources.history import ChannelPolls
 from .resources.imports import Imports
 from .resources.metrics import Metrics
+from .resources.notifications import Notifications
 from .resources.polls import Polls
 from .resources.users import Users
 from .resources.videos import Downloads, Videos
@@ -60,6 +61,8 @@ class Services:
         waits: the caps on long-polls in flight (`api.waiting.WaitSlots`).
         users: remove_user, rotate_token (`poller.users`); None: no user management.
         websub: WebSub verifications and pushes (`poller.websub_store`).
+        notifications: add_target (checked with Apprise) and remove_target
+            (`poller.notify`).
     """
 
     settings: Settings
@@ -75,6 +78,7 @@ class Services:
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
     users: Any = None
     websub: Any = None
+    notifications: Any = None
 
     @classmethod
     def of_poller(cls, settings: Settings) -> Services:
@@ -89,6 +93,7 @@ class Services:
             imports,
             listings,
             metrics,
+            notify,
             subscriptions,
             users,
             websub_store,
@@ -127,6 +132,7 @@ class Services:
             imports=imports,
             users=users,
             websub=websub_store,
+            notifications=notify,
         )
 
 
@@ -164,6 +170,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "history": ChannelPolls(services.listings),
         "users": Users(services),
         "websub": WebSubCallback(services),
+        "notifications": Notifications(services),
     }
     middleware: list[Any] = [
         BodyLimit(),

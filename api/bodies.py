@@ -1,9 +1,9 @@
 """Read a JSON request body and check it against the schema the OpenAPI document shows.
 
 The check covers the small part of JSON Schema our bodies use — an object
-with typed properties (enum, minLength, maxLength, pattern), required names,
-a minimum number of properties, and no others — so the document and the
-validation cannot drift apart.
+with typed properties (enum, minLength, maxLength, pattern; an array's item
+type and maxItems), required names, a minimum number of properties, and no
+others — so the document and the validation cannot drift apart.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "boolean": (bool,),
     "object": (dict,),
+    "array": (list,),
 }
 
 
@@ -122,6 +123,11 @@ def _check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
         raise _invalid(f"{name}: at most {schema['maxLength']} characters")
     if isinstance(value, str) and not re.search(schema.get("pattern", ""), value):
         raise _invalid(f"{name}: {schema.get('description', 'malformed')}")
+    if isinstance(value, list):
+        if len(value) > schema.get("maxItems", len(value)):
+            raise _invalid(f"{name}: at most {schema['maxItems']} items")
+        for item in value:
+            _check_value(f"{name}[]", item, schema["items"])
 
 
 def _invalid(description: str) -> falcon.HTTPUnprocessableEntity:

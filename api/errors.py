@@ -16,7 +16,7 @@ import falcon
 from dramatiq.errors import BrokerError
 from peewee import OperationalError
 
-from poller.errors import AlreadyExists, NotFound, TubepollerError, UnusableURL
+from poller.errors import AlreadyExists, NotFound, TubepollerError, UnknownEvent, UnusableURL
 
 log = logging.getLogger("api")
 
@@ -28,6 +28,7 @@ def register(app: falcon.App) -> None:
     app.set_error_serializer(serialize)
     app.add_error_handler(TubepollerError, _unprocessable)
     app.add_error_handler(UnusableURL, _unusable_url)
+    app.add_error_handler(UnknownEvent, _unknown_event)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(AlreadyExists, _conflict)
     app.add_error_handler(BrokerError, _broker_down)
@@ -60,6 +61,10 @@ def _unprocessable(req: Any, resp: Any, error: TubepollerError, params: Any) -> 
 
 def _unusable_url(req: Any, resp: Any, error: UnusableURL, params: Any) -> None:
     raise falcon.HTTPBadRequest(title="Unusable URL", description=str(error))
+
+
+def _unknown_event(req: Any, resp: Any, error: UnknownEvent, params: Any) -> None:
+    raise falcon.HTTPBadRequest(title="Unknown event", description=str(error))
 
 
 def _not_found(req: Any, resp: Any, error: NotFound, params: Any) -> None:

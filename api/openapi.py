@@ -50,6 +50,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "a user's name",
         "schema": {"type": "string", "minLength": 1, "maxLength": 64},
     },
+    "TargetId": _path_id("target_id", "one of the caller's notification targets"),
     "Limit": _query(
         "limit",
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
@@ -107,10 +108,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 _REASONS = {
-    "400": "Bad request: malformed JSON, a bad query parameter or an unusable URL",
+    "400": "Bad request: malformed JSON, a bad query parameter, an unusable URL or an unknown"
+    " event",
     "401": "No valid bearer token",
     "403": "scope=all, or managing users, without admin rights",
-    "404": "No such channel or video among the caller's (or no such user)",
+    "404": "No such channel, video or notification target among the caller's (or no such user)",
     "409": "The video is already downloading or downloaded (or the user name is taken)",
     "413": "The body is larger than 64 KiB",
     "415": "The body is not application/json",
@@ -383,6 +385,35 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         parameters=["WebSubToken"],
         public=True,
+    ),
+    ("/api/notifications", "GET"): _operation(
+        "listNotificationTargets",
+        "The caller's notification targets, secrets masked, with their last deliveries",
+        {"200": _json("NotificationTargetList", "Targets by id")},
+    ),
+    ("/api/notifications", "POST"): _operation(
+        "addNotificationTarget",
+        "Add a notification target: an Apprise URL and the events it wants",
+        {
+            "201": _json(
+                "NotificationTarget",
+                "Added",
+                {
+                    "RemoveNotificationTarget": {
+                        "operationId": "removeNotificationTarget",
+                        "parameters": {"target_id": "$response.body#/id"},
+                    }
+                },
+            )
+        },
+        body="AddTarget",
+    ),
+    ("/api/notifications/{target_id}", "DELETE"): _operation(
+        "removeNotificationTarget",
+        "Remove a notification target and its deliveries",
+        {"204": {"description": "Removed"}},
+        ["404"],
+        parameters=["TargetId"],
     ),
 }
 

@@ -68,4 +68,6 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/events", "events", ("GET",)),
     Route("/api/import", "imports", ("POST",)),
     Route("/websub/{token}", "websub", ("GET", "POST")),
+    Route("/api/notifications", "notifications", ("GET", "POST")),
+    Route("/api/notifications/{target_id:id}", "notifications", ("DELETE",), "item"),
 )

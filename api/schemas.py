@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from poller.models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
+from poller.models import (
+    CATALOGED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    DOWNLOAD_STATES,
+    FUTURE_ONLY,
+    MODES,
+)
+from poller.notices import EVENTS, TEST
 from poller.websub import STATES as PUSH_STATES
 
 from .routes import MAX_ID
@@ -36,6 +45,29 @@ SUBSCRIBE: Schema = {
         "mode": {**MODE, "default": FUTURE_ONLY},
     },
     "required": ["url"],
+    "additionalProperties": False,
+}
+ADD_TARGET: Schema = {
+    "type": "object",
+    "properties": {
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2048,
+            "description": "An Apprise URL: ntfy://topic, gotify://host/token, discord://id/token,"
+            " mailto://user:pass@host, json://host/path … (a json/xml/form webhook on a"
+            " loopback or private address needs TUBEPOLLER_ALLOW_PRIVATE_NETWORKS=1);"
+            " one Apprise cannot read is a 400",
+        },
+        "events": {
+            "type": "array",
+            "maxItems": 16,
+            # No enum here: an unknown event is a 400 naming the events, not a 422.
+            "items": {"type": "string", "maxLength": 64},
+            "description": f"One or more of: {', '.join(EVENTS)}; an unknown one is a 400",
+        },
+    },
+    "required": ["url", "events"],
     "additionalProperties": False,
 }
 CHANGE_MODE: Schema = {
@@ -210,7 +242,7 @@ EVENT = _object(
     {
         "id": ID,
         "user": {"type": "string", "description": "the name of the user it is for"},
-        "kind": {"type": "string", "enum": ["new_episode", "catalog"]},
+        "kind": {"type": "string", "enum": [EVENTS[0], CATALOGED, *EVENTS[1:]]},
         "channel_id": {"type": ["integer", "null"]},
         "video_id": {"type": ["integer", "null"]},
         "video": {
@@ -224,6 +256,35 @@ EVENT = _object(
         },
         "payload": {"type": "object"},
         "created_at": TIME,
+    }
+)
+
+
+DELIVERY = _object(
+    {
+        "id": ID,
+        "event": {"type": "string", "enum": [*EVENTS, TEST]},
+        "event_id": {"type": ["integer", "null"], "description": "null for a test message"},
+        "status": {"type": "string", "enum": [DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED]},
+        "attempts": {"type": "integer", "minimum": 0},
+        "reason": {**TEXT_OR_NULL, "description": "why the last attempt failed"},
+        "created_at": TIME,
+        "sent_at": TIME,
+    }
+)
+NOTIFICATION_TARGET = _object(
+    {
+        "id": ID,
+        "user": {"type": "string"},
+        "url": {"type": "string", "description": "the URL with its secrets masked (****)"},
+        "service": {"type": "string", "description": "the Apprise service (JSON, ntfy, …)"},
+        "events": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
+        "created_at": TIME,
+        "deliveries": {
+            "type": "array",
+            "items": DELIVERY,
+            "description": "the last 5, newest first",
+        },
     }
 )
 
@@ -297,5 +358,8 @@ COMPONENTS: dict[str, Schema] = {
         "#/components/schemas/Event",
         last_id={"type": "integer", "minimum": 0, "description": "pass as ?after next time"},
     ),
+    "AddTarget": ADD_TARGET,
+    "NotificationTarget": NOTIFICATION_TARGET,
+    "NotificationTargetList": _list("#/components/schemas/NotificationTarget"),
     "OpenAPI": {"type": "object"},
 }

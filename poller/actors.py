@@ -1,7 +1,7 @@
 """The Dramatiq actors: thin wrappers that open nothing but call the stages.
 
-Run them with `dramatiq poller.actors --queues poll tick`, `… --queues downloads`
-and `periodiq poller.actors`. Importing this module declares the actors on
+Run them with `dramatiq poller.actors --queues poll tick`, `… --queues downloads`,
+`… --queues notify` and `periodiq poller.actors`. Importing this module declares the actors on
 the broker the settings name and connects nothing: a worker opens the
 database when it boots (`middleware.WorkerSettings`), and the connection of
 each message is opened and closed by `middleware.DatabaseConnection`.
@@ -16,8 +16,18 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 from periodiq import cron
 
-from . import config, downloads, host_health, host_turn, metrics, websub_hub, websub_store
-from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
+from . import (
+    config,
+    downloads,
+    host_health,
+    host_turn,
+    metrics,
+    notify,
+    notify_store,
+    websub_hub,
+    websub_store,
+)
+from .broker import DOWNLOAD_QUEUE, NOTIFY_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
 from .config import Settings
 from .enqueue import enqueue_polls
 from .outcomes import log_poll
@@ -31,6 +41,7 @@ log = logging.getLogger("poller")
 
 POLL_RETRIES = 3  # quick retries of a transient failure; the cadence backs off for longer
 DOWNLOAD_RETRIES = 5
+NOTIFY_RETRIES = 8  # with the backoff doubling to 5 min: about 20 min of tries at defaults
 
 
 def poll_time_limit(settings: Settings) -> float:
@@ -79,6 +90,8 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     resent = downloads.stuck(time.time(), settings)
     for video_id in resent:
         download_video.send(video_id)
+    for delivery_id in notify_store.stuck(time.time()):
+        send_notify.send(delivery_id)
     if sent or resent:
         log.info("tick: %d polls enqueued, %d lost downloads re-sent", sent, len(resent))
     if settings.push:  # subscriptions, renewals and unsubscriptions that are due
@@ -117,6 +130,8 @@ def poll_channel(channel_id: int, probe: str | None = None) -> None:
     log_poll(log, result)
     for video_id in result.download_ids:  # after the commit: the rows are visible
         download_video.send(video_id)
+    for delivery_id in result.notice_ids:
+        send_notify.send(delivery_id)
     if result.outcome == POLL_FAILED and result.transient and retrying:
         raise dramatiq.Retry(result.error or "transient failure")
 
@@ -134,6 +149,8 @@ def download_video(video_id: int) -> None:
     timer = metrics.Timer()
     outcome = downloads.download_video(video_id, time.time(), config.get(), retrying=retrying)
     metrics.download_done(outcome.status, timer.seconds)
+    for delivery_id in outcome.notice_ids:  # after the commit that wrote them
+        send_notify.send(delivery_id)
     log.info(
         "download video=%s %s%s",
         video_id,
@@ -158,3 +175,33 @@ def websub_request(subscription_id: int) -> None:
     if asked.retry_in_s is not None:
         delay_ms = round(asked.retry_in_s * 1000)
         websub_request.send_with_options(args=(subscription_id,), delay=delay_ms)
+
+
+def notify_time_limit(settings: Settings) -> float:
+    """Return the seconds a delivery may take: its connect and read timeouts, a margin."""
+    return settings.notify_timeout * 3 + 30
+
+
+# One message per (target, event): a failing target's retries wait in notify.DQ
+# while the others are sent. The delay of each retry is `notices.retry_delay`.
+@dramatiq.actor(
+    actor_name="notify",
+    queue_name=NOTIFY_QUEUE,
+    max_retries=NOTIFY_RETRIES,
+    time_limit_from=notify_time_limit,
+)
+def send_notify(delivery_id: int) -> None:
+    """Deliver one notification; raise Retry with its backoff when the target failed."""
+    message = CurrentMessage.get_current_message()
+    retries = message.options.get("retries", 0) if message is not None else 0
+    outcome = notify.deliver(
+        delivery_id, time.time(), config.get(), retrying=_retries_left(), retries=retries
+    )
+    log.info(
+        "notify delivery=%s %s%s",
+        delivery_id,
+        outcome.status,
+        f" ({outcome.reason})" if outcome.reason else "",
+    )
+    if outcome.retry_in_s is not None:
+        raise dramatiq.Retry(outcome.reason or "failed", delay=round(outcome.retry_in_s * 1000))

@@ -30,7 +30,10 @@ CHECK_TIMEOUT_S = 2.0  # a health check must answer quickly even when a host dro
 # it would wait behind the whole poll backlog (RabbitMQ queues are FIFO, and
 # arguments like x-max-priority cannot be added to an existing queue).
 TICK_QUEUE = "tick"
-QUEUES = (POLL_QUEUE, TICK_QUEUE, DOWNLOAD_QUEUE)
+# Notifications have their own queue: a slow or failing target never waits
+# behind (nor delays) polls and downloads.
+NOTIFY_QUEUE = "notify"
+QUEUES = (POLL_QUEUE, TICK_QUEUE, DOWNLOAD_QUEUE, NOTIFY_QUEUE)
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

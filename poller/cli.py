@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dramatiq.errors import BrokerError
 from peewee import DatabaseError, InterfaceError
 
-from . import commands, config, manage
+from . import commands, commands_notify, config, manage
 from .config import redact
 from .errors import TubepollerError
 from .models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=commands.cmd_host_list)
 
+    _notify_parser(subcommands)
+
     imports = subcommands.add_parser(
         "import", help="subscribe a user to every channel of an OPML file or subscriptions.csv"
     )
@@ -172,6 +174,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(handler=commands.cmd_up)
     return parser
+
+
+def _notify_parser(subcommands: argparse._SubParsersAction) -> None:
+    from .notices import EVENTS
+
+    notify = subcommands.add_parser(
+        "notify", help="notification targets (Apprise URLs)"
+    ).add_subparsers(dest="sub", required=True)
+    add = notify.add_parser("add", help="tell a user about events at an Apprise URL")
+    add.add_argument("url", help="an Apprise URL: ntfy://topic, json://host/path, mailto://…")
+    add.add_argument("--user", help="whose target (default: the only user)")
+    add.add_argument("--events", required=True, help=f"comma-separated, of: {', '.join(EVENTS)}")
+    add.set_defaults(handler=commands_notify.cmd_notify_add)
+    listing = notify.add_parser("list", help="targets (secrets masked) and their last delivery")
+    listing.add_argument("--user", help="only this user's targets")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(handler=commands_notify.cmd_notify_list)
+    remove = notify.add_parser("remove", help="remove a target and its deliveries")
+    remove.add_argument("target_id", type=int, help="the target's id (see `notify list`)")
+    remove.add_argument("--user", help="whose target (default: the only user)")
+    remove.set_defaults(handler=commands_notify.cmd_notify_remove)
+    test = notify.add_parser("test", help="send a test message to a target now; print how it went")
+    test.add_argument("target_id", type=int, help="the target's id (see `notify list`)")
+    test.set_defaults(handler=commands_notify.cmd_notify_test)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

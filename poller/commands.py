@@ -224,6 +224,10 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
         log_poll(logging.getLogger("poller"), result)
     if result.download_ids:
         print(_start_downloads(settings, result.download_ids))
+    if result.notice_ids:
+        from .commands_notify import send_notices
+
+        print(send_notices(settings, result.notice_ids))
     return 1 if result.outcome == pipeline.POLL_FAILED else 0
 
 

@@ -192,6 +192,10 @@ class Settings:
     def push(self) -> bool:
         """Return True when WebSub push is on (a public callback URL is set)."""
         return bool(self.public_url)
+    notify_timeout: float = option(10.0, number(0.5, 120), "seconds for one notification's send")
+    notify_backoff: float = option(
+        15.0, number(0.05, 3600), "seconds before a failed notification's first retry (doubles)"
+    )
 
     @property
     def embedded_broker(self) -> bool:

@@ -10,11 +10,14 @@ Every attempt ends in a recorded state, whatever goes wrong.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from . import direct, host_turn, sources, ytdlp
+from peewee import Cast, Value
+
+from . import direct, host_turn, notify_store, sources, ytdlp
 from .config import Settings
 from .errors import (
     InternalError,
@@ -26,17 +29,22 @@ from .errors import (
 )
 from .models import (
     COMPLETE,
+    DOWNLOAD_FAILED,
+    DOWNLOADED,
     DOWNLOADING,
     FAILED,
     NOT_WANTED,
     PENDING,
     UNAVAILABLE,
     Channel,
+    Event,
+    UserVideoRef,
     Video,
     db,
 )
 from .netguard import check_url
 from .sources import youtube
+from .store import EVENT_COLUMNS, lock_event_ids
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,7 @@ class DownloadOutcome:
     # sweep is to send it (a start more than MAX_RESEND_DELAY away).
     retry_at: float | None = None
     defer_s: float | None = None  # its host is paused or busy: send it again this much later
+    notice_ids: list[int] = field(default_factory=list)  # deliveries for the `notify` queue
 
 
 def request(video_id: int, now: float) -> bool:
@@ -116,8 +125,31 @@ def download_video(
         # A bug must not leave the video `downloading` until the sweep: record it.
         log.exception("download video=%s failed unexpectedly", video.id)
         return _finish_failed(video, now, str(InternalError(exc)))
-    _set(video.id, now, status=COMPLETE, download_path=path, download_error=None)
-    return DownloadOutcome(video.id, COMPLETE)
+    with db.atomic():
+        _set(video.id, now, status=COMPLETE, download_path=path, download_error=None)
+        notices = _tell(video, DOWNLOADED, {"path": path}, now)
+    return DownloadOutcome(video.id, COMPLETE, notice_ids=notices)
+
+
+def _tell(video: Video, kind: str, payload: dict, now: float, key: str = "") -> list[int]:
+    """Write a `kind` event for every user with a reference to the video; queue deliveries.
+
+    Two statements whatever the number of users and targets; run in the
+    transaction that records the outcome, and send the ids after its commit.
+    """
+    lock_event_ids()
+    dedup = Value(kind + ":").concat(Cast(UserVideoRef.user, "TEXT")).concat(f":{video.id}{key}")
+    rows = UserVideoRef.select(
+        UserVideoRef.user,
+        Value(kind),
+        Value(video.channel_id),
+        Value(video.id),
+        dedup,
+        Value(json.dumps(payload)),
+        Value(now),
+    ).where(UserVideoRef.video == video.id)
+    Event.insert_from(rows, EVENT_COLUMNS).on_conflict_ignore().execute()
+    return notify_store.queue(kind, (Event.video == video.id) & (Event.created_at == now), now)
 
 
 def _defer(video: Video, now: float, exc: NotYetAvailable) -> DownloadOutcome:
@@ -249,8 +281,12 @@ def _defer_busy(video: Video, now: float, exc: host_turn.HostBusy) -> DownloadOu
 
 
 def _finish_failed(video: Video, now: float, error: str) -> DownloadOutcome:
-    _set(video.id, now, status=FAILED, download_error=error[:1000])
-    return DownloadOutcome(video.id, FAILED, error=error)
+    with db.atomic():
+        _set(video.id, now, status=FAILED, download_error=error[:1000])
+        # A video may fail again after it is asked for again: one event per failure.
+        key = f":{video.download_attempts}:{now!r}"
+        notices = _tell(video, DOWNLOAD_FAILED, {"error": error[:1000]}, now, key)
+    return DownloadOutcome(video.id, FAILED, error=error, notice_ids=notices)
 
 
 def _set(video_id: int, now: float, *, status: str, **fields: object) -> None:

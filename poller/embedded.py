@@ -35,6 +35,7 @@ API_FACTORY = "api.app:create_app"
 TICK_EVERY = 60.0
 POLL_THREADS = 8
 DOWNLOAD_THREADS = 2
+NOTIFY_THREADS = 4  # a target that hangs holds one thread, not the other targets
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -63,7 +64,7 @@ def run(settings: Settings, *, api: bool = True, tick_every: float = TICK_EVERY)
     from dramatiq import Worker
 
     from . import actors
-    from .broker import DOWNLOAD_QUEUE, POLL_QUEUE, TICK_QUEUE
+    from .broker import DOWNLOAD_QUEUE, NOTIFY_QUEUE, POLL_QUEUE, TICK_QUEUE
     from .database import init_schema, open_database
     from .host_links import backfill
     from .models import db
@@ -76,7 +77,7 @@ def run(settings: Settings, *, api: bool = True, tick_every: float = TICK_EVERY)
         backfill(settings, time.time())
     # Bound before anything starts, so a busy port is one error and no half-started service.
     server = _serve_api(settings) if api else None
-    # Two workers (polls never wait behind downloads) each add their own
+    # Three workers (polls never wait behind downloads or notifications) each add their own
     # middleware to the one broker, which Dramatiq warns about needlessly.
     logging.getLogger(f"dramatiq.broker.{type(actors.broker).__name__}").addFilter(
         lambda record: "adding a middleware of the same type twice" not in record.getMessage()
@@ -84,6 +85,7 @@ def run(settings: Settings, *, api: bool = True, tick_every: float = TICK_EVERY)
     workers = [
         Worker(actors.broker, queues={POLL_QUEUE, TICK_QUEUE}, worker_threads=POLL_THREADS),
         Worker(actors.broker, queues={DOWNLOAD_QUEUE}, worker_threads=DOWNLOAD_THREADS),
+        Worker(actors.broker, queues={NOTIFY_QUEUE}, worker_threads=NOTIFY_THREADS),
     ]
     for worker in workers:
         worker.start()
@@ -187,7 +189,7 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
 
         actors.tick.send(due_only=due_only)
         return None
-    from . import pipeline
+    from . import notify_store, pipeline
     from .downloads import hand_to_sweep
     from .enqueue import enqueue_polls
     from .models import db
@@ -202,6 +204,7 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
         with db.connection_context():
             result = pipeline.poll_channel(channel_id, time.time(), settings, probe=probe)
             hand_to_sweep(result.download_ids, time.time())
+            notify_store.hand_to_sweep(result.notice_ids, time.time())
             if result.outcome == pipeline.POLL_FAILED:
                 log_poll(log, result)
         print(f"channel {channel_id}: {result.describe()}")

@@ -94,3 +94,7 @@ class MediaDirError(TransientError):
     The operator's to fix, not the video's: transient, so a fixed ``MEDIA_DIR`` lets the
     retries through without anyone asking for the video again.
     """
+
+
+class UnknownEvent(TubepollerError):
+    """Raised when a notification target asks for an event that does not exist, or for none."""

@@ -51,12 +51,16 @@ class Verdict:
         charge: count the failure against the channel (False: the platform's).
         kind: how the answer counted for the host (`host_signals.classify`).
         gone: a 404 long after the channel's last good poll: it is gone.
+        paused_host: the host this answer paused (its subscribers are told).
+        paused_until: the end of that pause.
     """
 
     defer_to: float | None = None
     charge: bool = True
     kind: str | None = None
     gone: bool = False
+    paused_host: str | None = None
+    paused_until: float | None = None
 
 
 def after_failure(
@@ -95,7 +99,13 @@ def after_failure(
             "host %s paused until %.0f (%s): %s", name, state.paused_until or now, kind, error
         )
         later = hosts.defer_until(state.paused_until or now, rand)
-        return Verdict(defer_to=later, charge=False, kind=kind)
+        return Verdict(
+            defer_to=later,
+            charge=False,
+            kind=kind,
+            paused_host=name,
+            paused_until=state.paused_until,
+        )
     if probe:
         # The host answered, only not with a pause: it takes requests again.
         # Without an answer (a timeout) the probe told nothing: let another go.

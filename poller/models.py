@@ -37,6 +37,16 @@ DOWNLOAD_STATES = (NOT_WANTED, PENDING, DOWNLOADING, COMPLETE, FAILED, UNAVAILAB
 # Event kinds.
 NEW_EPISODE = "new_episode"
 CATALOGED = "catalog"
+DOWNLOADED = "downloaded"  # a file is complete; its payload carries the path
+DOWNLOAD_FAILED = "download_failed"  # a download ended failed; its payload carries the reason
+# Events a notification target may ask for (poller/notices.py).
+CHANNEL_FAILING = "channel_failing"
+HOST_PAUSED = "host_paused"
+
+# States of one notification's delivery.
+DELIVERY_PENDING = "pending"  # queued, or waiting out a retry (`reason` says why)
+DELIVERY_SENT = "sent"
+DELIVERY_FAILED = "failed"  # given up: its retries are spent, or it cannot succeed
 
 
 class BaseModel(Model):
@@ -267,6 +277,47 @@ class PushSubscription(BaseModel):
     channel_id: int
 
 
+class NotificationTarget(BaseModel):
+    """Where one user is told about events: an Apprise URL and the events it wants."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="notification_targets", on_delete="CASCADE")
+    url = TextField()  # as given, secrets included: never shown, see notices.masked_url
+    events = TextField(default="[]")  # JSON list of event kinds, poller.notices.EVENTS
+    created_at = DoubleField()
+    user_id: int
+
+
+class Delivery(BaseModel):
+    """One event's notification to one target: a message of the `notify` queue.
+
+    Unique per (target, event), so queuing it again changes nothing; a test
+    message has no event. `claimed_until` keeps two deliveries of one row from
+    sending at once (a message re-sent by the sweep beside its late original).
+    """
+
+    id = AutoField()
+    target = ForeignKeyField(NotificationTarget, backref="deliveries", on_delete="CASCADE")
+    event = ForeignKeyField(Event, null=True, on_delete="CASCADE")
+    kind = CharField(max_length=32)
+    status = CharField(max_length=16, default=DELIVERY_PENDING)
+    attempts = IntegerField(default=0)
+    reason = TextField(null=True)
+    created_at = DoubleField()
+    updated_at = DoubleField()
+    sent_at = DoubleField(null=True)
+    claimed_until = DoubleField(default=0)
+    target_id: int
+    event_id: int | None
+
+    class Meta:
+        indexes = (
+            (("target", "event"), True),
+            (("target", "id"), False),
+            (("status", "updated_at"), False),
+        )
+
+
 TABLES = [
     User,
     Host,
@@ -277,4 +328,6 @@ TABLES = [
     Event,
     PollRecord,
     PushSubscription,
+    NotificationTarget,
+    Delivery,
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from peewee import DatabaseError, InterfaceError
 
 from . import (
+    alerts,
     decide,
     host_effects,
     host_signals,
@@ -82,6 +83,7 @@ class PollResult:
     error: str | None = None
     transient: bool = False  # a failure that Dramatiq may retry
     http_status: int | None = None  # the feed's answer, when there was one
+    notice_ids: list[int] = field(default_factory=list)  # deliveries for the `notify` queue
 
     def describe(self) -> str:
         """Return the one-line summary logged for every poll."""
@@ -197,7 +199,12 @@ def poll_once(
         )
         if verdict.defer_to is not None:
             store.defer(channel.id, now, verdict.defer_to, str(exc))
-            return PollResult(channel_id, DEFERRED, error=str(exc))
+            notices = []
+            if verdict.paused_host is not None:
+                notices = alerts.host_paused(
+                    verdict.paused_host, verdict.paused_until, str(exc), now
+                )
+            return PollResult(channel_id, DEFERRED, error=str(exc), notice_ids=notices)
         if verdict.gone:
             exc = PermanentError(f"gone: {exc}")
         return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
@@ -292,7 +299,12 @@ def _store(channel: Channel, now: float, plan: StoreEntries) -> PollResult:
     saved = store.save_new(channel, now, plan)
     outcome = NEW if saved.new_video_ids else UNCHANGED
     return PollResult(
-        channel.id, outcome, saved.new_video_ids, saved.backfill_count, saved.download_ids
+        channel.id,
+        outcome,
+        saved.new_video_ids,
+        saved.backfill_count,
+        saved.download_ids,
+        notice_ids=saved.notice_ids,
     )
 
 
@@ -343,10 +355,12 @@ def _fail(
         claimed_until=now + lease if lease and exc.transient else 0,
         kind=kind,
     )
+    notices = alerts.channel_failing(channel.id, failures, str(exc), now)
     return PollResult(
         channel.id,
         POLL_FAILED,
         error=str(exc),
         transient=exc.transient,
         http_status=exc.http_status,
+        notice_ids=notices,
     )

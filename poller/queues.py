@@ -14,7 +14,7 @@ from .enqueue import enqueue_polls
 
 
 class Queues:
-    """The poll and download queues of the broker the actors are declared on."""
+    """The poll, download and notify queues of the broker the actors are declared on."""
 
     def __init__(self, poll_actor: Any, download_actor: Any, settings: Settings) -> None:
         self.poll_actor = poll_actor
@@ -42,3 +42,10 @@ class Queues:
     def download(self, video_id: int) -> None:
         """Send the download of a video marked wanted."""
         self.download_actor.send(video_id)
+
+    def notify(self, delivery_ids: Sequence[int]) -> None:
+        """Send queued notification deliveries to the `notify` queue."""
+        from . import actors
+
+        for delivery_id in delivery_ids:
+            actors.send_notify.send(delivery_id)

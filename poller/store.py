@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from peewee import Cast, PostgresqlDatabase, Value, chunked
 
+from . import notify_store
 from .decide import Reschedule, StoreEntries
 from .models import (
     CATALOGED,
@@ -42,6 +43,7 @@ class Saved:
     new_video_ids: list[int]  # announced uploads
     backfill_count: int  # back-catalog videos cataloged quietly
     download_ids: list[int]  # videos to send to the download queue
+    notice_ids: list[int] = field(default_factory=list)  # deliveries to send to `notify`
 
 
 def finish_unchanged(
@@ -64,12 +66,16 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         announced = [v for v in inserted if not v.backfill]
         backfill_count = len(inserted) - len(announced)
         downloads: list[int] = []
+        notices: list[int] = []
         if inserted:
             lock_event_ids()  # the events below commit in id order
             first_new = min(v.id for v in inserted)
             _reference(channel.id, first_new, now)
             if announced:
                 _announce(channel.id, first_new, now)
+                notices = notify_store.queue(
+                    NEW_EPISODE, (Event.channel == channel.id) & (Event.video >= first_new), now
+                )
                 downloads = [v.id for v in announced if v.external_id in plan.download_ids]
                 _mark_downloads(downloads, now)
             if backfill_count:
@@ -85,7 +91,7 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         if plan.title:
             extra[Channel.title] = plan.title
         _finish(channel, now, plan.reschedule, extra)
-    return Saved([v.id for v in announced], backfill_count, downloads)
+    return Saved([v.id for v in announced], backfill_count, downloads, notices)
 
 
 # The advisory lock that makes event ids commit in the order they are given.
@@ -231,6 +237,18 @@ def _reference(channel_id: int, first_new: int, now: float) -> None:
     ).on_conflict_ignore().execute()
 
 
+# The columns of an event about a video, in the order its INSERT … SELECT gives them.
+EVENT_COLUMNS = [
+    Event.user,
+    Event.kind,
+    Event.channel,
+    Event.video,
+    Event.dedup_key,
+    Event.payload,
+    Event.created_at,
+]
+
+
 def _announce(channel_id: int, first_new: int, now: float) -> None:
     """Write one `new_episode` event per subscriber and announced video."""
     key = (
@@ -252,18 +270,7 @@ def _announce(channel_id: int, first_new: int, now: float) -> None:
         .join(Video, on=(Video.channel == Subscription.channel))
         .where((Subscription.channel == channel_id) & (Video.id >= first_new) & ~Video.backfill)
     )
-    Event.insert_from(
-        events,
-        [
-            Event.user,
-            Event.kind,
-            Event.channel,
-            Event.video,
-            Event.dedup_key,
-            Event.payload,
-            Event.created_at,
-        ],
-    ).on_conflict_ignore().execute()
+    Event.insert_from(events, EVENT_COLUMNS).on_conflict_ignore().execute()
 
 
 def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:

@@ -26,6 +26,7 @@ from poller.database import init_schema, open_database  # noqa: E402
 from poller.models import db  # noqa: E402
 from tests.support.feedserver import FeedServer  # noqa: E402
 from tests.support.pgschema import create_schema, drop_schema  # noqa: E402
+from tests.support.webhook import WebhookReceiver  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TUBEPOLLER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RABBITMQ = ("127.0.0.1", 5672)
@@ -64,6 +65,14 @@ def feeds() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookReceiver]:
+    """A webhook receiver on loopback: where json:// notification targets post."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

@@ -39,14 +39,15 @@ def queues_of(argv: list[str]) -> list[str]:
 
 
 def test_compose_has_every_role_with_healthy_dependencies() -> None:
-    assert {"rabbitmq", "postgres", "api", "poll-worker", "download-worker", "scheduler"} <= set(
-        SERVICES
-    )
+    assert {
+        "rabbitmq", "postgres", "api", "poll-worker", "download-worker", "notify-worker",
+        "scheduler",
+    } <= set(SERVICES)  # fmt: skip
     assert SERVICES["rabbitmq"]["image"].endswith("-management")
     assert "127.0.0.1:15672:15672" in SERVICES["rabbitmq"]["ports"]
     for name in ("rabbitmq", "postgres", "api"):
         assert "healthcheck" in SERVICES[name], name
-    for name in ("api", "poll-worker", "download-worker", "scheduler"):
+    for name in ("api", "poll-worker", "download-worker", "notify-worker", "scheduler"):
         depends = SERVICES[name]["depends_on"]
         assert depends["rabbitmq"]["condition"] == "service_healthy"
         assert depends["postgres"]["condition"] == "service_healthy"
@@ -63,7 +64,7 @@ def test_every_compose_command_exists_in_the_package(name: str) -> None:
         build_parser().parse_args(command[1:])  # exits on an unknown command
     elif program == "dramatiq":
         assert command[1] == "poller.actors"
-        assert set(queues_of(command)) in ({"poll", "tick"}, {"downloads"})
+        assert set(queues_of(command)) in ({"poll", "tick"}, {"downloads"}, {"notify"})
     elif program == "periodiq":
         assert command[1:] == ["poller.actors"]
     elif program == "gunicorn":
@@ -181,7 +182,9 @@ def _bind_sources(service: dict) -> dict[str, str]:
     return found
 
 
-TUBEPOLLER_SERVICES = ("migrate", "api", "poll-worker", "download-worker", "scheduler")
+TUBEPOLLER_SERVICES = (
+    "migrate", "api", "poll-worker", "download-worker", "notify-worker", "scheduler",
+)  # fmt: skip
 
 
 def test_compose_publishes_on_loopback_as_a_user_with_media_on_the_host() -> None:

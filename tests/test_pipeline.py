@@ -128,9 +128,9 @@ def test_storing_new_videos_costs_the_same_queries_at_any_scale(
     assert len(result.new_video_ids) == new_videos
     assert counts()["refs"] == (new_videos + 1) * subscribers
     assert Event.select().where(Event.kind == NEW_EPISODE).count() == new_videos * subscribers
-    # channel, known ids, insert videos, refs, events, subscriptions, mark downloads,
-    # reschedule, history
-    assert len(statements) == 9, [s[:60] for s in statements]
+    # channel, known ids, insert videos, refs, events, notification deliveries,
+    # subscriptions, mark downloads, reschedule, history
+    assert len(statements) == 10, [s[:60] for s in statements]
 
 
 def test_a_redelivered_poll_changes_nothing(feeds: FeedServer, settings) -> None:

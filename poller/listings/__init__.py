@@ -19,6 +19,7 @@ from .channels import (
 )
 from .events import events
 from .hosts import host_json, hosts
+from .notifications import notification_targets
 from .polls import channel_detail, channel_polls
 from .shapes import channel_json, event_json, iso, video_json
 from .users import only_user, user_for_token, user_json, user_named, users
@@ -36,6 +37,7 @@ from .videos import (
 
 __all__ = [
     "host_json",
+    "notification_targets",
     "hosts",
     "DOWNLOAD_STATES",
     "FAILED",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import falcon.testing
@@ -18,7 +19,7 @@ from tests.api.support import Caller
 from tests.conftest import RABBITMQ, require_service
 
 PROTECTED = [
-    (method, route.template.replace("{channel_id:id}", "1").replace("{video_id:id}", "1"))
+    (method, re.sub(r"\{\w+:id\}", "1", route.template))
     for route in ROUTES
     for method in route.methods
     # Public, each tested beside its kind: a hub's callback is named by its token instead.

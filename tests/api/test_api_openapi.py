@@ -51,7 +51,7 @@ def test_the_document_lists_every_served_route_and_nothing_else(app: falcon.App)
     document = openapi.document(ROUTES)
 
     assert documented(document) == served(app)
-    assert len(served(app)) == 24
+    assert len(served(app)) == 27
 
 
 def test_the_app_serves_the_document_to_a_caller(alice: Caller) -> None:

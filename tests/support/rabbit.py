@@ -18,7 +18,7 @@ import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
 LOCAL = "amqp://guest:guest@127.0.0.1:5672/"
-QUEUES = ("poll", "tick", "downloads")
+QUEUES = ("poll", "tick", "downloads", "notify")
 ALL_QUEUES = tuple(f"{q}{suffix}" for q in QUEUES for suffix in ("", ".DQ", ".XQ"))
 
 

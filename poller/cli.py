@@ -102,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
     poll.set_defaults(handler=commands.cmd_poll)
 
-    host = subcommands.add_parser(
-        "host", help="the hosts polled: pauses, outages"
-    ).add_subparsers(dest="sub", required=True)
+    host = subcommands.add_parser("host", help="the hosts polled: pauses, outages").add_subparsers(
+        dest="sub", required=True
+    )
     listing = host.add_parser("list", help="every host with its pause and degraded flag")
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=commands.cmd_host_list)

@@ -11,9 +11,12 @@ a table test.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from . import kinds, window
+from .arrivals import Arrival, Seen, sort_arrivals
 from .fetch import FetchResult
 from .gating import should_download
 from .parse import Entry, ParsedFeed
@@ -34,6 +37,24 @@ class ChannelState:
     cataloged: bool  # the whole catalog was listed once
     upload_times: Sequence[float]  # recent upload times, oldest first
     catalog_url: str | None  # where yt-dlp lists the catalog; None when the feed is it
+    # The UC… id whose uploads playlists classify new ids; None: no playlists
+    # (a feed, a playlist source), every new id is a video.
+    playlists_of: str | None = None
+    last_good_poll: float | None = None  # when the channel last polled fine
+    upcoming_due_at: float | None = None  # earliest re-check of its upcoming videos
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """One stored upcoming video, loaded when the channel's re-check is due."""
+
+    video_id: int
+    external_id: str
+    start_at: float | None  # Video.available_at
+    checked_at: float  # Video.updated_at: when it was last looked at
+    discovered_at: float
+    published_at: float | None
+    backfill: bool
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,7 @@ class Gate:
 
     mode: str
     subscribed_at: float
+    include: tuple[str, ...] = kinds.DEFAULT_INCLUDE
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,9 @@ class Listing:
 
     entries: Sequence[Entry] = ()
     error: str | None = None  # why the listing failed; it is tried again next poll
+    kinds: Mapping[str, str] = field(default_factory=dict)  # id → media type it gave
+    starts: Mapping[str, float] = field(default_factory=dict)  # upcoming id → start
+    known: frozenset[str] = frozenset()  # which listed ids the channel already has
 
 
 @dataclass(frozen=True)
@@ -63,6 +88,10 @@ class Observed:
     feed: ParsedFeed | None = None
     catalog: Listing | None = None
     gates: Sequence[Gate] | None = None
+    # prefix → ids of the uploads playlist feeds read (None: it answered 404).
+    playlists: Mapping[str, Sequence[str] | None] = field(default_factory=dict)
+    metadata: Mapping[str, Mapping[str, Any]] | None = None  # yt-dlp's, of probed ids
+    upcoming: Sequence[Upcoming] | None = None  # loaded when a re-check is due
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,50 @@ class LoadGates:
 
 
 @dataclass(frozen=True)
+class LoadUpcoming:
+    """Load the channel's upcoming videos: a re-check of some is due."""
+
+
+@dataclass(frozen=True)
+class FetchPlaylist:
+    """Read the channel's uploads playlist feed of `prefix` (UULF, UUSH…)."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Ask yt-dlp for the metadata of ids no playlist feed placed."""
+
+    external_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    """One entry to store, and what it is."""
+
+    entry: Entry
+    arrival: Arrival
+
+
+@dataclass(frozen=True)
+class Rechecked:
+    """What re-checking the channel's due upcoming videos found.
+
+    Attributes:
+        started: video id → the kind it is now watchable as; announced (and
+            downloaded per gating) unless it is back catalog.
+        waiting: video id → its start (maybe new) for those still upcoming.
+        gone: ids of premieres that vanished: marked unavailable, for good.
+    """
+
+    started: Mapping[int, str] = field(default_factory=dict)
+    waiting: Mapping[int, float | None] = field(default_factory=dict)
+    gone: Sequence[int] = ()
+    download_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class FinishUnchanged:
     """Reschedule the channel; nothing is stored."""
 
@@ -104,16 +177,40 @@ class FinishUnchanged:
 class StoreEntries:
     """Store these entries (each may already be stored) and reschedule."""
 
-    announced: list[Entry]  # new uploads: referenced, announced, maybe downloaded
-    back_catalog: list[Entry]  # referenced quietly, never downloaded automatically
+    videos: list[NewVideo]  # new entries: announced ones, upcoming ones, back catalog
     download_ids: frozenset[str]  # external ids of the announced entries to download
+    rechecked: Rechecked  # the due upcoming videos, looked at again
+    upcoming_due_at: float | None  # the channel's next re-check after this poll
     history: list[float]  # upload times with the new ones merged in
     reschedule: Reschedule
     catalog_error: str | None  # None marks the channel cataloged
     title: str  # the channel's title from the feed ('' keeps it)
 
+    @property
+    def announced(self) -> list[Entry]:
+        """Return the entries announced as new uploads."""
+        return [v.entry for v in self.videos if v.arrival.announce]
 
-Decision = Parse | ListCatalog | LoadGates | FinishUnchanged | StoreEntries
+    @property
+    def back_catalog(self) -> list[Entry]:
+        """Return the entries stored as back catalog."""
+        return [v.entry for v in self.videos if v.arrival.backfill]
+
+
+Decision = (
+    Parse
+    | ListCatalog
+    | LoadGates
+    | LoadUpcoming
+    | FetchPlaylist
+    | Probe
+    | FinishUnchanged
+    | StoreEntries
+)
+
+# yt-dlp metadata requests one poll may make (each is several page loads):
+# a burst of unplaced ids is filed by the playlists' rule, not probed one by one.
+PROBE_LIMIT = 3
 
 
 def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
@@ -125,13 +222,19 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         bounds: the shortest and longest poll interval.
     """
     channel, response = seen.channel, seen.response
-    if response.status == 304 and channel.cataloged:
-        plan = reschedule(channel.upload_times, now, bounds, response)
+    # A re-check of upcoming videos is due: this poll looks at them again,
+    # whatever the feed says, and writes the channel's next re-check.
+    due = channel.upcoming_due_at is not None and channel.upcoming_due_at <= now
+    if due and seen.upcoming is None:
+        return LoadUpcoming()
+    if response.status == 304 and channel.cataloged and not due:
+        plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
         return FinishUnchanged(NOT_MODIFIED, plan)
     if response.status != 304 and seen.feed is None:
         # Most polls end here: every id the scan read is stored, nothing is parsed.
-        if seen.scanned is not None and channel.cataloged and seen.scanned <= seen.known:
-            plan = reschedule(channel.upload_times, now, bounds, response)
+        unchanged = seen.scanned is not None and seen.scanned <= seen.known
+        if unchanged and channel.cataloged and not due:
+            plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
             return FinishUnchanged(UNCHANGED, plan)
         return Parse()
 
@@ -142,48 +245,237 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
     gap = channel.polled_before and bool(feed.entries) and len(fresh) == len(feed.entries)
     if seen.catalog is None and (not channel.cataloged or gap) and channel.catalog_url:
         return ListCatalog(channel.catalog_url)
-    # A first poll's entries are back catalog.
-    announced = fresh if channel.polled_before else []
-    if announced and seen.gates is None:
-        return LoadGates()
 
     listing = seen.catalog or Listing()
     fresh_ids = {e.external_id for e in fresh}
-    back_catalog = [] if channel.polled_before else list(fresh)
-    back_catalog += [e for e in listing.entries if e.external_id not in fresh_ids]
+    others = [e for e in listing.entries if e.external_id not in fresh_ids]
+    listed = [e for e in others if e.external_id not in listing.known]
+    # A gap listing's head, above what the channel already had, is uploads
+    # the feed's window let slip: new uploads, not back catalog.
+    listed_new = set(
+        window.listing_new_uploads(
+            [(e.external_id, e.published_at) for e in others],
+            listing.known,
+            channel.last_good_poll or 0.0,
+        )
+        if gap
+        else ()
+    )
+    rechecks = _due(seen.upcoming or (), now) if due else []
+    targets = [e.external_id for e in fresh] + [u.external_id for u in rechecks]
+    if channel.playlists_of and targets:
+        prefix = kinds.next_playlist(targets, seen.playlists)
+        if prefix is not None:
+            return FetchPlaylist(prefix)
+        placement = kinds.place(targets, seen.playlists)
+        in_lists = {i for ids in seen.playlists.values() if ids for i in ids}
+        # A re-check is settled by a list that shows it, never by the
+        # fallback rule (no UULF: "in none of the others is a video").
+        probe = [t for t in targets if t not in placement.kinds or t not in in_lists]
+        probe = [t for t in probe if t in fresh_ids or t not in in_lists]
+        if probe and seen.metadata is None:
+            return Probe(tuple(probe[:PROBE_LIMIT]))
+    else:
+        placement = kinds.Placement({}, ())
+        in_lists = set()
+    metadata = seen.metadata or {}
+
+    known_dates = [e.published_at for e in feed.entries if e.external_id in seen.known]
+    arrived = sort_arrivals(
+        [Seen(e.external_id, e.published_at) for e in fresh]
+        + [
+            Seen(e.external_id, e.published_at, listing.starts.get(e.external_id), listed=True)
+            for e in listed
+            if e.external_id in listed_new
+        ],
+        now,
+        first_poll=not channel.polled_before,
+        placed={**listing.kinds, **placement.kinds},
+        metadata=metadata,
+        known_in_window=known_dates,
+        last_announced_at=max(channel.upload_times, default=None),
+    )
+    by_id = {e.external_id: e for e in [*fresh, *listed]}
+    videos = [NewVideo(by_id[a.external_id], a) for a in arrived]
+    videos += [
+        NewVideo(e, _back_catalog(e, listing, now))
+        for e in listed
+        if e.external_id not in listed_new
+    ]
+    rechecked = _recheck(rechecks, placement, in_lists, metadata, seen.feed, now)
+    started = [u for u in rechecks if u.video_id in rechecked.started]
+    announcing = any(v.arrival.announce for v in videos) or any(
+        kinds.announceable(rechecked.started[u.video_id]) and not u.backfill for u in started
+    )
+    if announcing and seen.gates is None:
+        return LoadGates()
+
+    gates = seen.gates or ()
     # Even back catalog's dates tell how often the channel uploads.
-    history = merge_history(channel.upload_times, [e.published_at or now for e in fresh])
+    uploads = [*fresh, *(e for e in listed if e.external_id in listed_new)]
+    history = merge_history(channel.upload_times, [e.published_at or now for e in uploads])
+    due_at = _next_recheck(
+        channel, seen.upcoming if due else None, rechecks, rechecked, videos, now
+    )
     return StoreEntries(
-        announced=announced,
-        back_catalog=back_catalog,
-        download_ids=wanted(announced, seen.gates or (), now),
+        videos=videos,
+        download_ids=wanted(videos, gates, now),
+        rechecked=replace(
+            rechecked, download_ids=_started_downloads(started, rechecked, gates, now)
+        ),
+        upcoming_due_at=due_at,
         history=history,
-        reschedule=reschedule(history, now, bounds, response),
+        reschedule=reschedule(history, now, bounds, response, due_at),
         catalog_error=listing.error,
         title=feed.title,
     )
 
 
-def wanted(announced: Sequence[Entry], gates: Sequence[Gate], now: float) -> frozenset[str]:
+def _due(upcoming: Sequence[Upcoming], now: float) -> list[Upcoming]:
+    """Return the upcoming videos whose re-check has come, earliest first."""
+    at = {u.external_id: window.recheck_at(u.start_at, u.checked_at) for u in upcoming}
+    order = window.due_upcoming(at, now)
+    by_id = {u.external_id: u for u in upcoming}
+    return [by_id[vid] for vid in order]
+
+
+def _back_catalog(entry: Entry, listing: Listing, now: float) -> Arrival:
+    """Return how a back-catalog entry of a listing is stored."""
+    media_type = listing.kinds.get(entry.external_id, kinds.VIDEO)
+    upcoming = media_type == kinds.UPCOMING
+    start = listing.starts.get(entry.external_id) if upcoming else None
+    return Arrival(
+        external_id=entry.external_id,
+        media_type=media_type,
+        available_at=start,
+        backfill=True,
+        announce=False,
+        recheck_at=window.recheck_at(start, now) if upcoming else None,
+    )
+
+
+def _recheck(
+    due: Sequence[Upcoming],
+    placement: kinds.Placement,
+    in_lists: set[str],
+    metadata: Mapping[str, Mapping[str, Any]],
+    feed: ParsedFeed | None,
+    now: float,
+) -> Rechecked:
+    """Return what the due upcoming videos are now: started, still waiting, or gone."""
+    started: dict[int, str] = {}
+    waiting: dict[int, float | None] = {}
+    gone: list[int] = []
+    feed_ids = {e.external_id for e in feed.entries} if feed is not None else set()
+    feed_dates = [e.published_at for e in feed.entries] if feed is not None else []
+    for u in due:
+        info = metadata.get(u.external_id)
+        if info is not None and kinds.from_metadata(info) != kinds.UPCOMING:
+            started[u.video_id] = kinds.from_metadata(info)
+        elif info is not None:
+            waiting[u.video_id] = kinds.start_time(info) or u.start_at
+        elif u.external_id in in_lists and u.external_id in placement.kinds:
+            started[u.video_id] = placement.kinds[u.external_id]
+        elif window.premiere_gone(
+            u.start_at,
+            u.discovered_at,
+            # A 304 shows no entries: it says nothing of this one either.
+            feed is None or u.external_id in feed_ids,
+            window.pushed_out(u.published_at, feed_dates),
+            now,
+        ):
+            gone.append(u.video_id)
+        else:
+            waiting[u.video_id] = u.start_at
+    return Rechecked(started, waiting, gone)
+
+
+def _started_downloads(
+    started: Sequence[Upcoming], rechecked: Rechecked, gates: Sequence[Gate], now: float
+) -> frozenset[int]:
+    """Return the ids of the started videos some subscription downloads by itself.
+
+    A premiere counts from its start: one scheduled before a subscription
+    and shown after it is a new upload to that subscriber.
+    """
+    wanted_ids = set()
+    for u in started:
+        kind = rechecked.started[u.video_id]
+        if u.backfill or not kinds.announceable(kind):
+            continue
+        dated = max(filter(None, (u.published_at, u.start_at)), default=None)
+        if any(
+            kinds.wants(g.include, kind)
+            and should_download(g.mode, g.subscribed_at, dated, now, False)
+            for g in gates
+        ):
+            wanted_ids.add(u.video_id)
+    return frozenset(wanted_ids)
+
+
+def _next_recheck(
+    channel: ChannelState,
+    upcoming: Sequence[Upcoming] | None,
+    due: Sequence[Upcoming],
+    rechecked: Rechecked,
+    videos: Sequence[NewVideo],
+    now: float,
+) -> float | None:
+    """Return the channel's earliest re-check after this poll, None when nothing waits.
+
+    `upcoming` is every stored upcoming video when a re-check was due (so the
+    answer is computed afresh), None otherwise (the stored one is kept).
+    """
+    times = [v.arrival.recheck_at for v in videos if v.arrival.recheck_at is not None]
+    if upcoming is None:
+        if channel.upcoming_due_at is not None:
+            times.append(channel.upcoming_due_at)
+        return min(times, default=None)
+    due_ids = {u.video_id for u in due}
+    for u in upcoming:
+        if u.video_id not in due_ids:
+            times.append(window.recheck_at(u.start_at, u.checked_at))
+        elif u.video_id in rechecked.waiting:
+            times.append(window.recheck_at(rechecked.waiting[u.video_id], now))
+    return min(times, default=None)
+
+
+def wanted(videos: Sequence[NewVideo], gates: Sequence[Gate], now: float) -> frozenset[str]:
     """Return the ids of the new uploads some subscription downloads by itself.
 
-    A new upload is first seen `now`: that is its date when the feed gives none.
+    Only a subscription whose `include` takes the video's kind counts. A new
+    upload is first seen `now`: that is its date when the feed gives none.
     """
     return frozenset(
-        e.external_id
-        for e in announced
-        if any(should_download(g.mode, g.subscribed_at, e.published_at, now, False) for g in gates)
+        v.entry.external_id
+        for v in videos
+        if v.arrival.announce
+        and any(
+            kinds.wants(g.include, v.arrival.media_type)
+            and should_download(g.mode, g.subscribed_at, v.entry.published_at, now, False)
+            for g in gates
+        )
     )
 
 
 def reschedule(
-    history: Sequence[float], now: float, bounds: Bounds, response: FetchResult
+    history: Sequence[float],
+    now: float,
+    bounds: Bounds,
+    response: FetchResult,
+    upcoming_due_at: float | None = None,
 ) -> Reschedule:
-    """Return when to poll next after a success, and the validators to keep."""
+    """Return when to poll next after a success, and the validators to keep.
+
+    An upcoming video's re-check brings the next poll forward to it.
+    """
     interval = interval_after_success(history, now, bounds)
     hint = max(filter(None, (response.max_age_s, response.retry_after_s)), default=None)
+    at = next_poll_at(now, interval, hint, bounds)
+    if upcoming_due_at is not None:
+        at = window.next_poll_with_upcoming(at, [upcoming_due_at])
     return Reschedule(
-        next_poll_at=next_poll_at(now, interval, hint, bounds),
+        next_poll_at=at,
         interval_s=interval,
         etag=response.etag,
         last_modified=response.last_modified,

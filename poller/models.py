@@ -119,6 +119,9 @@ class Channel(BaseModel):
     # How the last failure counted for the host (poller.host_signals.classify);
     # meaningful while last_outcome is "failed". Degraded hosts are found by it.
     last_failure_kind = CharField(max_length=16, null=True)
+    # The earliest re-check of its upcoming videos (poller.window.recheck_at):
+    # the poll that comes at or after it looks at them again. NULL: none.
+    upcoming_due_at = DoubleField(null=True)
     host_id: int | None
 
 

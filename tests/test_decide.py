@@ -141,16 +141,57 @@ def test_a_first_poll_stores_everything_as_back_catalog() -> None:
 
 
 def test_new_uploads_are_announced_and_the_catalog_back_fills() -> None:
-    listing = Listing([entry(NEW_ONE), entry("missed")])
+    # The gap listing's entry from before the last good poll is back catalog.
+    listing = Listing([entry(NEW_ONE), entry("older", NOW - 7200)])
     seen = Observed(
-        POLLED, OK, feed=feed(NEW_ONE), catalog=listing, gates=SUBSCRIBED, known=frozenset()
+        replace(POLLED, last_good_poll=NOW - 3600),
+        OK,
+        feed=feed(NEW_ONE),
+        catalog=listing,
+        gates=SUBSCRIBED,
+        known=frozenset(),
     )
     step = next_step(seen, NOW, BOUNDS)
     assert isinstance(step, StoreEntries)
     assert [e.external_id for e in step.announced] == [NEW_ONE]
-    assert [e.external_id for e in step.back_catalog] == ["missed"]
+    assert [e.external_id for e in step.back_catalog] == ["older"]
     assert step.download_ids == {NEW_ONE}
     assert NOW - 60 in step.history
+
+
+def test_a_gap_listing_entry_above_the_known_ones_is_a_new_upload() -> None:
+    # A burst of 16: the feed shows 15, the listing the 16th above what the
+    # channel had; its (approximate) date says nothing, its place does.
+    burst = [f"b{i:02d}" for i in range(16)]
+    known = frozenset({OLD})
+    listing = Listing(
+        [entry(i, None) for i in reversed(burst)] + [entry(OLD, NOW - 86400)], known=known
+    )
+    seen = Observed(
+        replace(POLLED, last_good_poll=NOW - 600),
+        OK,
+        feed=feed(*reversed(burst[1:])),
+        catalog=listing,
+        gates=SUBSCRIBED,
+    )
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, StoreEntries)
+    assert sorted(e.external_id for e in step.announced) == burst
+    assert step.back_catalog == [] and step.download_ids == set(burst)
+
+
+def test_an_entry_that_slides_back_into_the_window_is_not_announced() -> None:
+    # One of the 15 was deleted: the 16th, older than every entry the feed
+    # showed before, comes back looking new.
+    shown = [entry(f"k{i:02d}", NOW - 3600 * (i + 1)) for i in range(14)]
+    back = entry("slid", NOW - 3600 * 20)
+    upload = ParsedFeed("Chan", [*shown, back])
+    seen = Observed(
+        POLLED, OK, feed=upload, known=frozenset(e.external_id for e in shown), gates=SUBSCRIBED
+    )
+    step = next_step(seen, NOW, BOUNDS)
+    assert isinstance(step, StoreEntries)
+    assert step.announced == [] and [e.external_id for e in step.back_catalog] == ["slid"]
 
 
 def test_a_failed_listing_is_stored_as_its_error() -> None:

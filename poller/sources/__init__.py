@@ -93,3 +93,13 @@ def catalog_url(kind: str, external_id: str | None, settings: Settings) -> str |
     if kind == YOUTUBE and external_id:
         return youtube.catalog_url(external_id, settings.youtube_url)
     return None
+
+
+def playlists_of(kind: str, external_id: str | None) -> str | None:
+    """Return the channel id whose uploads playlists classify its videos, or None.
+
+    Only a YouTube channel (UC…) has them; a playlist source or a feed does not.
+    """
+    if kind == YOUTUBE and external_id and youtube.is_channel_id(external_id):
+        return external_id
+    return None

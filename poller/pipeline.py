@@ -150,10 +150,13 @@ def poll_channel(
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
     """Fetch, then apply `decide.next_step` until it finishes or stores."""
+    # A re-check of upcoming videos reads the whole feed: whether one is still
+    # in it says whether it is gone, which a 304 would not tell.
+    recheck = channel.upcoming_due_at is not None and channel.upcoming_due_at <= now
     response = fetch(
         sources.feed_url(channel.kind, channel.external_id, channel.feed_url, settings),
-        etag=channel.etag,
-        last_modified=channel.last_modified,
+        etag=None if recheck else channel.etag,
+        last_modified=None if recheck else channel.last_modified,
         timeout=settings.rss_timeout,
         max_bytes=settings.max_feed_bytes,
         max_redirects=settings.max_redirects,

@@ -146,9 +146,7 @@ def test_a_redelivered_poll_changes_nothing(feeds: FeedServer, settings) -> None
     assert counts() == after_first
 
 
-def test_a_gap_listing_announces_the_uploads_the_window_missed(
-    feeds: FeedServer, settings
-) -> None:
+def test_a_gap_listing_announces_the_uploads_the_window_missed(feeds: FeedServer, settings) -> None:
     source = feeds.add_channel()
     source.upload(published=time.time() - 86400)
     channel = subscribe(make_user(), youtube_url(source.id))

@@ -3,7 +3,8 @@
 The check covers the small part of JSON Schema our bodies use — an object
 with typed properties (enum, minLength, maxLength), required names, and no
 others —
-so the document and the validation cannot drift apart.
+so the document and the validation cannot drift apart. An array's items
+(`include`) are checked by the domain, which names the bad one (a 400).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "boolean": (bool,),
     "object": (dict,),
+    "array": (list,),
 }
 
 

@@ -16,7 +16,7 @@ import falcon
 from dramatiq.errors import BrokerError
 from peewee import OperationalError
 
-from poller.errors import NotFound, TubepollerError, UnusableURL
+from poller.errors import NotFound, TubepollerError, UnknownKind, UnusableURL
 
 log = logging.getLogger("api")
 
@@ -28,6 +28,7 @@ def register(app: falcon.App) -> None:
     app.set_error_serializer(serialize)
     app.add_error_handler(TubepollerError, _unprocessable)
     app.add_error_handler(UnusableURL, _unusable_url)
+    app.add_error_handler(UnknownKind, _unknown_kind)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(BrokerError, _broker_down)
     app.add_error_handler(OperationalError, _database_down)
@@ -59,6 +60,10 @@ def _unprocessable(req: Any, resp: Any, error: TubepollerError, params: Any) -> 
 
 def _unusable_url(req: Any, resp: Any, error: UnusableURL, params: Any) -> None:
     raise falcon.HTTPBadRequest(title="Unusable URL", description=str(error))
+
+
+def _unknown_kind(req: Any, resp: Any, error: UnknownKind, params: Any) -> None:
+    raise falcon.HTTPBadRequest(title="Invalid include", description=str(error))
 
 
 def _not_found(req: Any, resp: Any, error: NotFound, params: Any) -> None:

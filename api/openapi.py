@@ -81,7 +81,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 _REASONS = {
-    "400": "Bad request: malformed JSON, a bad query parameter or an unusable URL",
+    "400": "Bad request: malformed JSON, a bad query parameter, an unusable URL or include",
     "401": "No valid bearer token",
     "403": "scope=all without admin rights",
     "404": "No such channel or video among the caller's",
@@ -207,7 +207,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
             "200": _json(
                 "Subscribed",
-                "Already subscribed; a mode in the body replaces the old one",
+                "Already subscribed; a mode or include in the body replaces the old one",
                 CHANNEL_LINKS,
             ),
         },
@@ -229,9 +229,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("/api/channels/{channel_id}", "PATCH"): _operation(
         "changeMode",
-        "Change the caller's tracking mode",
-        {"200": _json("Channel", "The channel with the new mode")},
-        ["404"],
+        "Change the caller's tracking mode and the kinds they include",
+        {"200": _json("Channel", "The channel with the new mode and include")},
+        ["400", "404"],
         parameters=["ChannelId"],
         body="ChangeMode",
     ),

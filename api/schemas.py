@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from poller.kinds import DEFAULT_INCLUDE, INCLUDABLE, MEDIA_TYPES
 from poller.models import DOWNLOAD_STATES, FUTURE_ONLY, MODES
 
 from .routes import MAX_ID
@@ -19,6 +20,17 @@ TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 TEXT_OR_NULL: Schema = {"type": ["string", "null"]}
 MODE: Schema = {"type": "string", "enum": list(MODES)}
 DOWNLOAD_STATUS: Schema = {"type": "string", "enum": list(DOWNLOAD_STATES)}
+MEDIA_TYPE: Schema = {"type": "string", "enum": list(MEDIA_TYPES)}
+INCLUDE: Schema = {
+    "type": "array",
+    "items": {"type": "string", "enum": list(INCLUDABLE)},
+    "minItems": 1,
+    "uniqueItems": True,
+    "description": (
+        "The kinds this subscriber gets; the others are cataloged, not referenced, "
+        "announced or downloaded. An unknown or empty list is a 400."
+    ),
+}
 OUTCOMES = ["not_modified", "unchanged", "new", "failed"]
 
 # Request bodies: `bodies.check` enforces exactly these keywords.
@@ -33,14 +45,15 @@ SUBSCRIBE: Schema = {
             "description": "A YouTube /channel/UC… URL or an http(s) RSS/Atom feed URL.",
         },
         "mode": {**MODE, "default": FUTURE_ONLY},
+        "include": {**INCLUDE, "default": list(DEFAULT_INCLUDE)},
     },
     "required": ["url"],
     "additionalProperties": False,
 }
 CHANGE_MODE: Schema = {
     "type": "object",
-    "properties": {"mode": MODE},
-    "required": ["mode"],
+    "properties": {"mode": MODE, "include": INCLUDE},
+    "description": "At least one of mode and include.",
     "additionalProperties": False,
 }
 
@@ -71,6 +84,11 @@ CHANNEL = _object(
         "catalog_error": TEXT_OR_NULL,
         "video_count": {"type": "integer", "minimum": 0},
         "mode": {"type": ["string", "null"], "enum": [*MODES, None]},
+        "include": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "enum": list(INCLUDABLE)},
+            "description": "the kinds the reader's subscription takes (null: not subscribed)",
+        },
         "subscribed_at": TIME,
         "paused": {"type": "boolean", "description": "its host is paused (bot check, 429)"},
         "paused_until": TIME,
@@ -115,6 +133,11 @@ VIDEO = _object(
         "published_at": TIME,
         "discovered_at": TIME,
         "backfill": {"type": "boolean"},
+        "media_type": MEDIA_TYPE,
+        "available_at": {
+            **TIME,
+            "description": "an upcoming premiere's or stream's start, when known",
+        },
         "download_status": DOWNLOAD_STATUS,
         "download_error": TEXT_OR_NULL,
     }

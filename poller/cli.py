@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="future_only (the default) downloads new uploads; catalog_only never downloads; "
         "given for a channel already subscribed, changes its mode",
     )
+    add.add_argument(
+        "--include",
+        metavar="KINDS",
+        help="the kinds to get, comma-separated from video,short,live (default video,live); "
+        "the others are cataloged, not announced or downloaded",
+    )
     add.set_defaults(handler=commands.cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
     remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")

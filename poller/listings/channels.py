@@ -14,7 +14,7 @@ Marks = tuple[float | None, float | None]
 
 
 def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect[Any]:
-    """Return channels with the reader's mode and the counts, in one query.
+    """Return channels with the reader's mode, include and the counts, in one query.
 
     Args:
         user: the reader; their channels only, unless `everything`. None
@@ -30,11 +30,16 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
     ]
     if user is None:
         everything = True
-        columns += [Value(None).alias("mode"), Value(None).alias("subscribed_at")]
+        columns += [
+            Value(None).alias("mode"),
+            Value(None).alias("subscribed_at"),
+            Value(None).alias("include"),
+        ]
     else:
         columns += [
             Subscription.mode.alias("mode"),
             Subscription.created_at.alias("subscribed_at"),
+            Subscription.include.alias("include"),
         ]
     if everything:
         others = Subscription.alias("others")

@@ -18,8 +18,9 @@ from typing import Any
 from . import kinds, window
 from .arrivals import Arrival, Seen, sort_arrivals
 from .fetch import FetchResult
-from .gating import should_download
+from .gating import Gate, should_download
 from .parse import Entry, ParsedFeed
+from .recheck import Rechecked, Upcoming, due, next_recheck, recheck, started_downloads
 from .schedule import Bounds, interval_after_success, merge_history, next_poll_at
 
 NOT_MODIFIED = "not_modified"
@@ -42,28 +43,6 @@ class ChannelState:
     playlists_of: str | None = None
     last_good_poll: float | None = None  # when the channel last polled fine
     upcoming_due_at: float | None = None  # earliest re-check of its upcoming videos
-
-
-@dataclass(frozen=True)
-class Upcoming:
-    """One stored upcoming video, loaded when the channel's re-check is due."""
-
-    video_id: int
-    external_id: str
-    start_at: float | None  # Video.available_at
-    checked_at: float  # Video.updated_at: when it was last looked at
-    discovered_at: float
-    published_at: float | None
-    backfill: bool
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One subscription's download gating data."""
-
-    mode: str
-    subscribed_at: float
-    include: tuple[str, ...] = kinds.DEFAULT_INCLUDE
 
 
 @dataclass(frozen=True)
@@ -149,23 +128,6 @@ class NewVideo:
 
 
 @dataclass(frozen=True)
-class Rechecked:
-    """What re-checking the channel's due upcoming videos found.
-
-    Attributes:
-        started: video id → the kind it is now watchable as; announced (and
-            downloaded per gating) unless it is back catalog.
-        waiting: video id → its start (maybe new) for those still upcoming.
-        gone: ids of premieres that vanished: marked unavailable, for good.
-    """
-
-    started: Mapping[int, str] = field(default_factory=dict)
-    waiting: Mapping[int, float | None] = field(default_factory=dict)
-    gone: Sequence[int] = ()
-    download_ids: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True)
 class FinishUnchanged:
     """Reschedule the channel; nothing is stored."""
 
@@ -224,16 +186,16 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
     channel, response = seen.channel, seen.response
     # A re-check of upcoming videos is due: this poll looks at them again,
     # whatever the feed says, and writes the channel's next re-check.
-    due = channel.upcoming_due_at is not None and channel.upcoming_due_at <= now
-    if due and seen.upcoming is None:
+    is_due = channel.upcoming_due_at is not None and channel.upcoming_due_at <= now
+    if is_due and seen.upcoming is None:
         return LoadUpcoming()
-    if response.status == 304 and channel.cataloged and not due:
+    if response.status == 304 and channel.cataloged and not is_due:
         plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
         return FinishUnchanged(NOT_MODIFIED, plan)
     if response.status != 304 and seen.feed is None:
         # Most polls end here: every id the scan read is stored, nothing is parsed.
         unchanged = seen.scanned is not None and seen.scanned <= seen.known
-        if unchanged and channel.cataloged and not due:
+        if unchanged and channel.cataloged and not is_due:
             plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
             return FinishUnchanged(UNCHANGED, plan)
         return Parse()
@@ -261,7 +223,7 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         if gap
         else ()
     )
-    rechecks = _due(seen.upcoming or (), now) if due else []
+    rechecks = due(seen.upcoming or (), now) if is_due else []
     targets = [e.external_id for e in fresh] + [u.external_id for u in rechecks]
     if channel.playlists_of and targets:
         prefix = kinds.next_playlist(targets, seen.playlists)
@@ -302,7 +264,7 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         for e in listed
         if e.external_id not in listed_new
     ]
-    rechecked = _recheck(rechecks, placement, in_lists, metadata, seen.feed, now)
+    rechecked = recheck(rechecks, placement, in_lists, metadata, seen.feed, now)
     started = [u for u in rechecks if u.video_id in rechecked.started]
     announcing = any(v.arrival.announce for v in videos) or any(
         kinds.announceable(rechecked.started[u.video_id]) and not u.backfill for u in started
@@ -314,14 +276,19 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
     # Even back catalog's dates tell how often the channel uploads.
     uploads = [*fresh, *(e for e in listed if e.external_id in listed_new)]
     history = merge_history(channel.upload_times, [e.published_at or now for e in uploads])
-    due_at = _next_recheck(
-        channel, seen.upcoming if due else None, rechecks, rechecked, videos, now
+    due_at = next_recheck(
+        channel.upcoming_due_at,
+        seen.upcoming if is_due else None,
+        rechecks,
+        rechecked,
+        [v.arrival.recheck_at for v in videos if v.arrival.recheck_at is not None],
+        now,
     )
     return StoreEntries(
         videos=videos,
         download_ids=wanted(videos, gates, now),
         rechecked=replace(
-            rechecked, download_ids=_started_downloads(started, rechecked, gates, now)
+            rechecked, download_ids=started_downloads(started, rechecked, gates, now)
         ),
         upcoming_due_at=due_at,
         history=history,
@@ -329,14 +296,6 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         catalog_error=listing.error,
         title=feed.title,
     )
-
-
-def _due(upcoming: Sequence[Upcoming], now: float) -> list[Upcoming]:
-    """Return the upcoming videos whose re-check has come, earliest first."""
-    at = {u.external_id: window.recheck_at(u.start_at, u.checked_at) for u in upcoming}
-    order = window.due_upcoming(at, now)
-    by_id = {u.external_id: u for u in upcoming}
-    return [by_id[vid] for vid in order]
 
 
 def _back_catalog(entry: Entry, listing: Listing, now: float) -> Arrival:
@@ -352,92 +311,6 @@ def _back_catalog(entry: Entry, listing: Listing, now: float) -> Arrival:
         announce=False,
         recheck_at=window.recheck_at(start, now) if upcoming else None,
     )
-
-
-def _recheck(
-    due: Sequence[Upcoming],
-    placement: kinds.Placement,
-    in_lists: set[str],
-    metadata: Mapping[str, Mapping[str, Any]],
-    feed: ParsedFeed | None,
-    now: float,
-) -> Rechecked:
-    """Return what the due upcoming videos are now: started, still waiting, or gone."""
-    started: dict[int, str] = {}
-    waiting: dict[int, float | None] = {}
-    gone: list[int] = []
-    feed_ids = {e.external_id for e in feed.entries} if feed is not None else set()
-    feed_dates = [e.published_at for e in feed.entries] if feed is not None else []
-    for u in due:
-        info = metadata.get(u.external_id)
-        if info is not None and kinds.from_metadata(info) != kinds.UPCOMING:
-            started[u.video_id] = kinds.from_metadata(info)
-        elif info is not None:
-            waiting[u.video_id] = kinds.start_time(info) or u.start_at
-        elif u.external_id in in_lists and u.external_id in placement.kinds:
-            started[u.video_id] = placement.kinds[u.external_id]
-        elif window.premiere_gone(
-            u.start_at,
-            u.discovered_at,
-            # A 304 shows no entries: it says nothing of this one either.
-            feed is None or u.external_id in feed_ids,
-            window.pushed_out(u.published_at, feed_dates),
-            now,
-        ):
-            gone.append(u.video_id)
-        else:
-            waiting[u.video_id] = u.start_at
-    return Rechecked(started, waiting, gone)
-
-
-def _started_downloads(
-    started: Sequence[Upcoming], rechecked: Rechecked, gates: Sequence[Gate], now: float
-) -> frozenset[int]:
-    """Return the ids of the started videos some subscription downloads by itself.
-
-    A premiere counts from its start: one scheduled before a subscription
-    and shown after it is a new upload to that subscriber.
-    """
-    wanted_ids = set()
-    for u in started:
-        kind = rechecked.started[u.video_id]
-        if u.backfill or not kinds.announceable(kind):
-            continue
-        dated = max(filter(None, (u.published_at, u.start_at)), default=None)
-        if any(
-            kinds.wants(g.include, kind)
-            and should_download(g.mode, g.subscribed_at, dated, now, False)
-            for g in gates
-        ):
-            wanted_ids.add(u.video_id)
-    return frozenset(wanted_ids)
-
-
-def _next_recheck(
-    channel: ChannelState,
-    upcoming: Sequence[Upcoming] | None,
-    due: Sequence[Upcoming],
-    rechecked: Rechecked,
-    videos: Sequence[NewVideo],
-    now: float,
-) -> float | None:
-    """Return the channel's earliest re-check after this poll, None when nothing waits.
-
-    `upcoming` is every stored upcoming video when a re-check was due (so the
-    answer is computed afresh), None otherwise (the stored one is kept).
-    """
-    times = [v.arrival.recheck_at for v in videos if v.arrival.recheck_at is not None]
-    if upcoming is None:
-        if channel.upcoming_due_at is not None:
-            times.append(channel.upcoming_due_at)
-        return min(times, default=None)
-    due_ids = {u.video_id for u in due}
-    for u in upcoming:
-        if u.video_id not in due_ids:
-            times.append(window.recheck_at(u.start_at, u.checked_at))
-        elif u.video_id in rechecked.waiting:
-            times.append(window.recheck_at(rechecked.waiting[u.video_id], now))
-    return min(times, default=None)
 
 
 def wanted(videos: Sequence[NewVideo], gates: Sequence[Gate], now: float) -> frozenset[str]:

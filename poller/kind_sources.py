@@ -15,10 +15,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import host_signals, host_turn, kinds, ytdlp
+from . import host_signals, host_turn, kinds, sources, ytdlp
 from .config import Settings
 from .errors import PermanentError, PollError
-from .fetch import fetch
 from .scan import scan_ids
 from .sources import youtube
 
@@ -37,13 +36,7 @@ def playlist_ids(channel_id: str, prefix: str, settings: Settings) -> list[str] 
     """
     url = youtube.feed_url(kinds.uploads_playlist(channel_id, prefix), settings.youtube_url)
     try:
-        response = fetch(
-            url,
-            timeout=settings.rss_timeout,
-            max_bytes=settings.max_feed_bytes,
-            max_redirects=settings.max_redirects,
-            allow_private=settings.allow_private_networks,
-        )
+        response = sources.fetch_page(url, settings)
     except PollError as exc:
         if str(exc).startswith("HTTP 404 "):
             return None

@@ -21,7 +21,7 @@ from poller.models import (
     Video,
 )
 from poller.window import GONE_AFTER_S, START_MARGIN_S
-from tests.support.playlists import PlaylistFeedServer, use_watch_pages
+from tests.support.playlists import KindedChannel, PlaylistFeedServer, use_watch_pages
 from tests.support.querycount import count_queries
 from tests.support.rows import make_user
 
@@ -49,6 +49,18 @@ def subscribe(user: User, channel_id: str, settings, include: str | None = None)
 
 def poll(channel: Channel, settings, at: float | None = None) -> pipeline.PollResult:
     return pipeline.poll_channel(channel.id, at or time.time(), settings)
+
+
+def cataloged(
+    feeds: PlaylistFeedServer, settings, **options: bool
+) -> tuple[KindedChannel, User, Channel]:
+    """Make a channel with one old video, subscribe a user, poll it once (its catalog)."""
+    source = feeds.add_channel(**options)
+    source.add(VIDEO, published=time.time() - 86400)
+    user = make_user()
+    channel = subscribe(user, source.id, settings)
+    poll(channel, settings)
+    return source, user, channel
 
 
 def kind_of(external_id: str) -> str:
@@ -134,10 +146,7 @@ def test_one_new_video_costs_one_playlist_request(feeds: PlaylistFeedServer, set
 def test_a_channel_without_long_form_falls_back_to_all_uploads(
     feeds: PlaylistFeedServer, settings
 ) -> None:
-    source = feeds.add_channel(long_form=False)
-    source.add(VIDEO, published=time.time() - 86400)
-    channel = subscribe(make_user(), source.id, settings)
-    poll(channel, settings)
+    source, _, channel = cataloged(feeds, settings, long_form=False)
 
     video, short = source.add(VIDEO), source.add(SHORT)
     poll(channel, settings)
@@ -145,11 +154,7 @@ def test_a_channel_without_long_form_falls_back_to_all_uploads(
 
 
 def test_a_burst_of_sixteen_announces_all_sixteen(feeds: PlaylistFeedServer, settings) -> None:
-    source = feeds.add_channel()
-    source.add(VIDEO, published=time.time() - 86400)
-    user = make_user()
-    channel = subscribe(user, source.id, settings)
-    poll(channel, settings)
+    source, user, channel = cataloged(feeds, settings)
 
     burst = source.burst(16)
     result = poll(channel, settings)
@@ -181,11 +186,7 @@ def test_a_premiere_is_announced_only_once_it_started(
     feeds: PlaylistFeedServer, settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_watch_pages(monkeypatch)
-    source = feeds.add_channel()
-    source.add(VIDEO, published=time.time() - 86400)
-    user = make_user()
-    channel = subscribe(user, source.id, settings)
-    poll(channel, settings)
+    source, user, channel = cataloged(feeds, settings)
 
     start = time.time() + 3600
     premiere = source.schedule(start)
@@ -221,11 +222,7 @@ def test_a_premiere_that_vanishes_is_marked_gone(
     feeds: PlaylistFeedServer, settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_watch_pages(monkeypatch)
-    source = feeds.add_channel()
-    source.add(VIDEO, published=time.time() - 86400)
-    user = make_user()
-    channel = subscribe(user, source.id, settings)
-    poll(channel, settings)
+    source, user, channel = cataloged(feeds, settings)
     start = time.time() + 600
     premiere = source.schedule(start)
     poll(channel, settings)

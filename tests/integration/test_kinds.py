@@ -19,7 +19,7 @@ from poller.kinds import LIVE, SHORT, VIDEO
 from poller.models import COMPLETE, NEW_EPISODE, Channel, Event, User, Video
 from poller.window import START_MARGIN_S
 from tests.support.cluster import BOTH_DATABASES, Cluster
-from tests.support.playlists import PlaylistFeedServer, watch_plugin_path
+from tests.support.playlists import KindedChannel, PlaylistFeedServer, watch_plugin_path
 
 pytestmark = [
     pytest.mark.rabbitmq,
@@ -61,6 +61,16 @@ def subscribe(cluster: Cluster, user: str, channel_id: str, *options: str) -> in
     url = f"https://www.youtube.com/channel/{channel_id}"
     out = cluster.tubepoller("channel", "add", url, "--user", user, *options).stdout
     return int(out.split("to channel ", 1)[1].split()[0])
+
+
+def cataloged(cluster: Cluster, feeds: PlaylistFeedServer) -> tuple[KindedChannel, int]:
+    """Start a poll worker; subscribe alice to a channel with one old video; wait for it."""
+    source = feeds.add_channel()
+    source.add(VIDEO, published=time.time() - 86400)
+    cluster.start_worker("poll", "tick", threads=4)
+    channel_id = subscribe(cluster, "alice", source.id)
+    first_poll(cluster, channel_id)
+    return source, channel_id
 
 
 def first_poll(cluster: Cluster, channel_id: int) -> None:
@@ -107,11 +117,7 @@ def test_each_subscriber_gets_only_the_kinds_they_include(
 def test_a_burst_of_sixteen_uploads_is_announced_whole(
     cluster: Cluster, feeds: PlaylistFeedServer
 ) -> None:
-    source = feeds.add_channel()
-    source.add(VIDEO, published=time.time() - 86400)
-    cluster.start_worker("poll", "tick", threads=4)
-    channel_id = subscribe(cluster, "alice", source.id)
-    first_poll(cluster, channel_id)
+    source, channel_id = cataloged(cluster, feeds)
 
     uploaded = time.time()
     burst = source.burst(16, now=uploaded)
@@ -133,11 +139,7 @@ def test_a_burst_of_sixteen_uploads_is_announced_whole(
 def test_a_premiere_is_announced_after_its_start_not_before(
     cluster: Cluster, feeds: PlaylistFeedServer
 ) -> None:
-    source = feeds.add_channel()
-    source.add(VIDEO, published=time.time() - 86400)
-    cluster.start_worker("poll", "tick", threads=4)
-    channel_id = subscribe(cluster, "alice", source.id)
-    first_poll(cluster, channel_id)
+    source, channel_id = cataloged(cluster, feeds)
 
     # Starts in a few seconds: the poll that finds it brings the next one forward.
     start = time.time() + 8 - START_MARGIN_S

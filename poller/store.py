@@ -44,7 +44,6 @@ class Saved:
     new_video_ids: list[int]  # announced uploads (and premieres that started)
     backfill_count: int  # back-catalog videos cataloged quietly
     download_ids: list[int]  # videos to send to the download queue
-    upcoming_count: int = 0  # premieres and streams cataloged, announced once watchable
 
 
 def finish_unchanged(channel: Channel, now: float, plan: Reschedule, outcome: str) -> None:
@@ -66,7 +65,6 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         inserted = _insert_videos(rows)
         announced = [v for v in inserted if not v.backfill and kinds.announceable(v.media_type)]
         backfill_count = sum(1 for v in inserted if v.backfill)
-        upcoming_count = sum(1 for v in inserted if v.media_type == kinds.UPCOMING)
         downloads: list[int] = []
         started = _apply_rechecks(plan.rechecked, now)
         if inserted or started:
@@ -96,7 +94,7 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         if plan.title:
             extra[Channel.title] = plan.title
         _finish(channel, now, plan.reschedule, extra)
-    return Saved(announced_ids, backfill_count, downloads, upcoming_count)
+    return Saved(announced_ids, backfill_count, downloads)
 
 
 def _apply_rechecks(rechecked: Rechecked, now: float) -> list[int]:

@@ -9,6 +9,8 @@ fails with "Premieres in …" as it does for YouTube, and with
 ``--ignore-no-formats-error`` prints the metadata instead.
 """
 
+import time
+
 from yt_dlp.extractor.common import InfoExtractor
 
 
@@ -22,7 +24,12 @@ class TubepollerWatchIE(InfoExtractor):
         info = {key: value for key, value in meta.items() if value is not None}
         info.update(id=video_id, title=video_id, webpage_url=url)
         if meta.get("live_status") == "is_upcoming":
-            self.raise_no_formats("Premieres in 1 hour", expected=True, video_id=video_id)
+            hours = max(1, round(((meta.get("release_timestamp") or 0) - time.time()) / 3600))
+            self.raise_no_formats(
+                f"Premieres in {hours} hour{'s' if hours > 1 else ''}",
+                expected=True,
+                video_id=video_id,
+            )
             return info
         media = f"{base}/watch?v={video_id}&media=1"
         info["formats"] = [{"url": media, "ext": "mp4", "format_id": "mp4"}]

@@ -231,10 +231,12 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
             return FetchPlaylist(prefix)
         placement = kinds.place(targets, seen.playlists)
         in_lists = {i for ids in seen.playlists.values() if ids for i in ids}
-        # A re-check is settled by a list that shows it, never by the
-        # fallback rule (no UULF: "in none of the others is a video").
-        probe = [t for t in targets if t not in placement.kinds or t not in in_lists]
-        probe = [t for t in probe if t in fresh_ids or t not in in_lists]
+        # A new id the playlists left unplaced goes to yt-dlp; one the
+        # fallback rule placed (no UULF: "in none of the others is a video")
+        # does not. A re-check is settled only by a list that shows it.
+        unplaced = set(placement.unplaced)
+        probe = [e.external_id for e in fresh if e.external_id in unplaced]
+        probe += [u.external_id for u in rechecks if u.external_id not in in_lists]
         if probe and seen.metadata is None:
             return Probe(tuple(probe[:PROBE_LIMIT]))
     else:
@@ -242,6 +244,9 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         in_lists = set()
     metadata = seen.metadata or {}
 
+    # Only a channel's feed is a window that entries slide back into; a
+    # podcast's lists every episode, and an old one it adds is still new.
+    windowed = channel.catalog_url is not None
     known_dates = [e.published_at for e in feed.entries if e.external_id in seen.known]
     arrived = sort_arrivals(
         [Seen(e.external_id, e.published_at) for e in fresh]
@@ -254,8 +259,8 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         first_poll=not channel.polled_before,
         placed={**listing.kinds, **placement.kinds},
         metadata=metadata,
-        known_in_window=known_dates,
-        last_announced_at=max(channel.upload_times, default=None),
+        known_in_window=known_dates if windowed else [],
+        last_announced_at=max(channel.upload_times, default=None) if windowed else None,
     )
     by_id = {e.external_id: e for e in [*fresh, *listed]}
     videos = [NewVideo(by_id[a.external_id], a) for a in arrived]

@@ -151,6 +151,8 @@ def test_a_channel_without_long_form_falls_back_to_all_uploads(
     video, short = source.add(VIDEO), source.add(SHORT)
     poll(channel, settings)
     assert (kind_of(video), kind_of(short)) == (VIDEO, SHORT)
+    # In none of UUSH, UULV, UUMO: a video, without asking yt-dlp about it.
+    assert not [path for path in feeds.hits if path.startswith("/watch")]
 
 
 def test_a_burst_of_sixteen_announces_all_sixteen(feeds: PlaylistFeedServer, settings) -> None:

@@ -25,7 +25,6 @@ INCLUDE: Schema = {
     "type": "array",
     "items": {"type": "string", "enum": list(INCLUDABLE)},
     "minItems": 1,
-    "uniqueItems": True,
     "description": (
         "The kinds this subscriber gets; the others are cataloged, not referenced, "
         "announced or downloaded. An unknown or empty list is a 400."

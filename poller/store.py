@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import Cast, Expression, PostgresqlDatabase, Value, chunked
+from peewee import Cast, Expression, PostgresqlDatabase, Value, chunked, fn
 
 from . import kinds
 from .decide import NewVideo, Rechecked, Reschedule, StoreEntries
@@ -76,7 +76,7 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
                 _announce(channel.id, (Video.id >= first_new) & ~Video.backfill, now)
                 downloads = [v.id for v in announced if v.external_id in plan.download_ids]
             if backfill_count:
-                _summarise(channel.id, first_new, backfill_count, now)
+                _summarise(channel.id, first_new, now)
         if started:
             _reference(channel.id, Video.id.in_(started), now)
             _announce(channel.id, Video.id.in_(started) & ~Video.backfill, now)
@@ -306,21 +306,36 @@ def _announce(channel_id: int, videos: Expression, now: float) -> None:
     ).on_conflict_ignore().execute()
 
 
-def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:
-    """Write one `catalog` event per subscriber for a batch of back-catalog videos."""
+def _summarise(channel_id: int, first_new: int, now: float) -> None:
+    """Write one `catalog` event per subscriber for a batch of back-catalog videos.
+
+    Its count is of the videos of the kinds that subscriber includes; one
+    who includes none of the batch gets no event.
+    """
     key = (
         Value(CATALOGED + ":")
         .concat(Cast(Subscription.user, "TEXT"))
         .concat(f":{channel_id}:{first_new}")
     )
-    events = Subscription.select(
-        Subscription.user,
-        Value(CATALOGED),
-        Subscription.channel,
-        key,
-        Value(json.dumps({"videos": count})),
-        Value(now),
-    ).where(Subscription.channel == channel_id)
+    payload = Value('{"videos": ').concat(Cast(fn.COUNT(Video.id), "TEXT")).concat("}")
+    events = (
+        Subscription.select(
+            Subscription.user,
+            Value(CATALOGED),
+            Subscription.channel,
+            key,
+            payload,
+            Value(now),
+        )
+        .join(Video, on=(Video.channel == Subscription.channel))
+        .where(
+            (Subscription.channel == channel_id)
+            & (Video.id >= first_new)
+            & Video.backfill
+            & included()
+        )
+        .group_by(Subscription.user, Subscription.channel)
+    )
     Event.insert_from(
         events,
         [Event.user, Event.kind, Event.channel, Event.dedup_key, Event.payload, Event.created_at],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -238,3 +239,25 @@ def test_a_premiere_that_vanishes_is_marked_gone(
     assert row.download_status == UNAVAILABLE and row.download_error.startswith("gone")
     assert announced_to(user) == set()
     assert Channel.get_by_id(channel.id).upcoming_due_at is None
+
+
+def test_the_first_poll_catalogs_each_kind_for_those_who_include_it(
+    feeds: PlaylistFeedServer, settings
+) -> None:
+    source = feeds.add_channel()
+    video = source.add(VIDEO, published=time.time() - 86400)
+    short = source.add(SHORT, published=time.time() - 3600)
+    plain, shorts_too = make_user("plain"), make_user("shorts")
+    channel = subscribe(plain, source.id, settings)
+    subscribe(shorts_too, source.id, settings, include="short")
+
+    assert poll(channel, settings).backfill_count == 2
+
+    assert (kind_of(video), kind_of(short)) == (VIDEO, SHORT)
+    assert (referenced_by(plain), referenced_by(shorts_too)) == ({video}, {short})
+    catalog = {e.user.name: json.loads(e.payload) for e in Event.select()}
+    assert catalog == {"plain": {"videos": 1}, "shorts": {"videos": 1}}
+    # Who subscribes later gets references to what they include, and no more.
+    late = make_user("late")
+    subscribe(late, source.id, settings, include="video,short")
+    assert referenced_by(late) == {video, short}

@@ -2,9 +2,12 @@
 
 The pipeline gathers facts (the fetch result, the ids the scan read, which
 of them are stored, the parsed feed, the catalog listing, the subscriptions'
-gating data) into an `Observed` and asks `next_step` what to do; the answer is
-an intent the pipeline applies: parse the body, list the catalog, load the
-gating data, finish unchanged, or store these entries. Nothing here touches
+gating data, the uploads playlists and yt-dlp's metadata of new ids, the
+channel's upcoming videos) into an `Observed` and asks `next_step` what to
+do; the answer is an intent the pipeline applies: parse the body, list the
+catalog, read a playlist feed, probe ids with yt-dlp, load the gating data
+or the upcoming videos, finish unchanged, or store these entries (what each
+new video is comes from `poller.arrivals`, re-checks from `poller.recheck`). Nothing here touches
 the database, the network or the clock, so every path of a poll is a row in
 a table test.
 """

@@ -17,6 +17,7 @@ from poller.models import (
     UNAVAILABLE,
     Channel,
     Event,
+    Host,
     User,
     UserVideoRef,
     Video,
@@ -261,3 +262,19 @@ def test_the_first_poll_catalogs_each_kind_for_those_who_include_it(
     late = make_user("late")
     subscribe(late, source.id, settings, include="video,short")
     assert referenced_by(late) == {video, short}
+
+
+def test_a_429_on_a_playlist_feed_pauses_the_host_and_defers_the_poll(
+    feeds: PlaylistFeedServer, settings
+) -> None:
+    source, user, channel = cataloged(feeds, settings)
+    new = source.add(VIDEO)
+    feeds.playlist_refusal = 429
+
+    result = poll(channel, settings)
+
+    assert result.outcome == pipeline.DEFERRED
+    assert Video.get_or_none(Video.external_id == new) is None  # stored by a later poll
+    (host,) = Host.select()
+    assert host.paused_until is not None and host.pause_reason.startswith("rate_limited")
+    assert Channel.get_by_id(channel.id).consecutive_failures == 0

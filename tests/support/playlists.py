@@ -221,8 +221,11 @@ class _PlaylistHandler(_Handler):
             return
         self.server.count(self.path)
         body = self.server.playlist_feed(playlist)
+        refusal = self.server.playlist_refusal
         try:
-            if body is None:
+            if refusal is not None:
+                self._send(refusal, b"Too Many Requests", {"Retry-After": "120"})
+            elif body is None:
                 self._send(404, b"no such playlist")
             else:
                 self._send(200, body, {"Content-Type": "application/atom+xml; charset=UTF-8"})
@@ -237,6 +240,9 @@ class PlaylistFeedServer(FeedServer):
         start = options.pop("start", True)
         super().__init__(channels, uploads, start=False, **options)  # type: ignore[arg-type]
         self.RequestHandlerClass = _PlaylistHandler
+        # A status every playlist feed answers with (429: the host's refusal
+        # met on the poll's second request); None serves them.
+        self.playlist_refusal: int | None = None
         if start:
             threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 

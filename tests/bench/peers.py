@@ -61,10 +61,9 @@ def peer_venv(python: str) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     home = cache / "tubepoller-bench" / f"reader-py{version}"
     venv_python = home / "bin" / "python"
-    ready = (
-        venv_python.exists()
-        and not subprocess.run([venv_python, "-c", "import reader"], capture_output=True).returncode
-    )
+    ready = venv_python.exists() and not subprocess.run(
+        [venv_python, "-c", "import reader"], capture_output=True
+    ).returncode
     if not ready:
         log(f"peers: making {home} with {PEER_REQUIREMENT}")
         subprocess.run([python, "-m", "venv", "--clear", str(home)], check=True)

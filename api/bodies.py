@@ -2,8 +2,9 @@
 
 The check covers the small part of JSON Schema our bodies use — an object
 with typed properties (enum, minLength, maxLength, pattern; an array's item
-type and maxItems), required names, a minimum number of properties, and no
-others — so the document and the validation cannot drift apart.
+type, minItems and maxItems), required names, a minimum number of
+properties, and no others — so the document and the validation cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def _check_value(name: str, value: Any, schema: dict[str, Any]) -> None:
     if isinstance(value, str) and not re.search(schema.get("pattern", ""), value):
         raise _invalid(f"{name}: {schema.get('description', 'malformed')}")
     if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise _invalid(f"{name}: at least {schema['minItems']} item(s)")
         if len(value) > schema.get("maxItems", len(value)):
             raise _invalid(f"{name}: at most {schema['maxItems']} items")
         for item in value:

@@ -16,7 +16,14 @@ import falcon
 from dramatiq.errors import BrokerError
 from peewee import OperationalError
 
-from poller.errors import AlreadyExists, NotFound, TubepollerError, UnknownEvent, UnusableURL
+from poller.errors import (
+    AlreadyExists,
+    NotFound,
+    TubepollerError,
+    UnknownEvent,
+    UnknownKind,
+    UnusableURL,
+)
 
 log = logging.getLogger("api")
 
@@ -29,6 +36,7 @@ def register(app: falcon.App) -> None:
     app.add_error_handler(TubepollerError, _unprocessable)
     app.add_error_handler(UnusableURL, _unusable_url)
     app.add_error_handler(UnknownEvent, _unknown_event)
+    app.add_error_handler(UnknownKind, _unknown_kind)
     app.add_error_handler(NotFound, _not_found)
     app.add_error_handler(AlreadyExists, _conflict)
     app.add_error_handler(BrokerError, _broker_down)
@@ -65,6 +73,10 @@ def _unusable_url(req: Any, resp: Any, error: UnusableURL, params: Any) -> None:
 
 def _unknown_event(req: Any, resp: Any, error: UnknownEvent, params: Any) -> None:
     raise falcon.HTTPBadRequest(title="Unknown event", description=str(error))
+
+
+def _unknown_kind(req: Any, resp: Any, error: UnknownKind, params: Any) -> None:
+    raise falcon.HTTPBadRequest(title="Invalid include", description=str(error))
 
 
 def _not_found(req: Any, resp: Any, error: NotFound, params: Any) -> None:

@@ -242,7 +242,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             ),
             "200": _json(
                 "Subscribed",
-                "Already subscribed; a mode in the body replaces the old one",
+                "Already subscribed; a mode or include in the body replaces the old one",
                 CHANNEL_LINKS,
             ),
         },
@@ -264,8 +264,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("/api/channels/{channel_id}", "PATCH"): _operation(
         "changeMode",
-        "Change the caller's tracking mode, or pause or resume their subscription",
-        {"200": _json("Channel", "The channel with the new mode and pause")},
+        "Change the caller's tracking mode, the kinds they include, or pause or resume",
+        {"200": _json("Channel", "The channel with the new mode, include and pause")},
         ["404"],
         parameters=["ChannelId"],
         body="ChangeMode",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from poller.kinds import DEFAULT_INCLUDE, INCLUDABLE, MEDIA_TYPES
 from poller.models import (
     CATALOGED,
     DELIVERY_FAILED,
@@ -29,6 +30,18 @@ TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 TEXT_OR_NULL: Schema = {"type": ["string", "null"]}
 MODE: Schema = {"type": "string", "enum": list(MODES)}
 DOWNLOAD_STATUS: Schema = {"type": "string", "enum": list(DOWNLOAD_STATES)}
+MEDIA_TYPE: Schema = {"type": "string", "enum": list(MEDIA_TYPES)}
+# The kinds are checked by the domain (`kinds.parse_include`), which names the
+# bad one in a 400; the body check only sees that they are strings.
+INCLUDE: Schema = {
+    "type": "array",
+    "items": {"type": "string", "description": f"one of {', '.join(INCLUDABLE)}"},
+    "description": (
+        f"The kinds this subscriber gets, of {', '.join(INCLUDABLE)}; the others are "
+        "cataloged, not referenced, announced or downloaded. An unknown kind or an "
+        "empty list is a 400."
+    ),
+}
 OUTCOMES = ["not_modified", "unchanged", "new", "failed"]
 
 # Request bodies: `bodies.check` enforces exactly these keywords.
@@ -43,6 +56,7 @@ SUBSCRIBE: Schema = {
             "description": "A YouTube /channel/UC… URL or an http(s) RSS/Atom feed URL.",
         },
         "mode": {**MODE, "default": FUTURE_ONLY},
+        "include": {**INCLUDE, "default": list(DEFAULT_INCLUDE)},
     },
     "required": ["url"],
     "additionalProperties": False,
@@ -74,12 +88,14 @@ CHANGE_MODE: Schema = {
     "type": "object",
     "properties": {
         "mode": MODE,
+        "include": INCLUDE,
         "paused": {
             "type": "boolean",
             "description": "pause or resume the caller's subscription; the channel is not "
             "polled while every subscriber has paused it",
         },
     },
+    "description": "At least one of mode, include and paused.",
     "minProperties": 1,
     "additionalProperties": False,
 }
@@ -128,6 +144,11 @@ CHANNEL = _object(
         "catalog_error": TEXT_OR_NULL,
         "video_count": {"type": "integer", "minimum": 0},
         "mode": {"type": ["string", "null"], "enum": [*MODES, None]},
+        "include": {
+            "type": ["array", "null"],
+            "items": {"type": "string", "enum": list(INCLUDABLE)},
+            "description": "the kinds the reader's subscription takes (null: not subscribed)",
+        },
         "subscribed_at": TIME,
         "paused": {"type": "boolean", "description": "its host is paused (bot check, 429)"},
         "paused_until": TIME,
@@ -213,6 +234,11 @@ VIDEO = _object(
         "published_at": TIME,
         "discovered_at": TIME,
         "backfill": {"type": "boolean"},
+        "media_type": MEDIA_TYPE,
+        "available_at": {
+            **TIME,
+            "description": "an upcoming premiere's or stream's start, when known",
+        },
         "download_status": DOWNLOAD_STATUS,
         "download_error": TEXT_OR_NULL,
     }

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import ytdlp
+from . import kinds, ytdlp
 from .dates import sane_epoch
 from .errors import PermanentError
 from .ids import external_id
+from .listing_meta import APPROXIMATE_DATE_ARGS, entry_meta
 from .parse import clean_text
 
 _YT_ID = re.compile(r"[A-Za-z0-9_-]{11}")
@@ -29,6 +30,8 @@ class CatalogEntry:
     title: str
     url: str
     published_at: float | None  # epoch seconds, when yt-dlp knew it
+    media_type: str = kinds.VIDEO  # what the listing says it is (`listing_meta.entry_meta`)
+    start_at: float | None = None  # an upcoming one's start, when the listing gives it
 
 
 def list_catalog(
@@ -49,8 +52,17 @@ def list_catalog(
     # "--" so that a URL starting with "-" is never read as an option. --ignore-errors: one
     # entry that fails (a removed or members-only video in a lazily listed tab) leaves a null
     # in the listing instead of aborting it; the rest is kept (ytdlp.run's ok_partial).
+    # APPROXIMATE_DATE_ARGS: a flat YouTube listing has no dates without it.
     out = ytdlp.run(
-        [*extra_args, "--flat-playlist", "--dump-single-json", "--ignore-errors", "--", url],
+        [
+            *extra_args,
+            *APPROXIMATE_DATE_ARGS,
+            "--flat-playlist",
+            "--dump-single-json",
+            "--ignore-errors",
+            "--",
+            url,
+        ],
         timeout=timeout,
         label=f"listing {url[:200]}",
         ok_partial=True,
@@ -79,7 +91,17 @@ def catalog_entries(info: dict[str, Any], *, video_url_base: str) -> list[Catalo
             url = f"{video_url_base.rstrip('/')}/watch?v={video_id}"
         # Titles are cleaned as the feed path cleans them: a NUL fails PostgreSQL.
         title = clean_text(str(entry.get("title") or ""))
-        result.append(CatalogEntry(video_id, title, url or "", _published_at(entry)))
+        meta = entry_meta(entry)
+        result.append(
+            CatalogEntry(
+                video_id,
+                title,
+                url or "",
+                _published_at(entry),
+                meta.media_type,
+                meta.start_at if meta.media_type == kinds.UPCOMING else None,
+            )
+        )
     return result
 
 

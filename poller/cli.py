@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="future_only (the default) downloads new uploads; catalog_only never downloads; "
         "given for a channel already subscribed, changes its mode",
     )
+    add.add_argument(
+        "--include",
+        metavar="KINDS",
+        help="the kinds to get, comma-separated from video,short,live (default video,live); "
+        "the others are cataloged, not announced or downloaded",
+    )
     add.set_defaults(handler=commands.cmd_channel_add)
     remove = channel.add_parser("remove", help="unsubscribe a user from a channel")
     remove.add_argument("channel_id", type=int, help="the channel's id (see `channel list`)")
@@ -141,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--due-only", action="store_true", help="with --all: only channels due now")
     poll.set_defaults(handler=commands.cmd_poll)
 
-    host = subcommands.add_parser(
-        "host", help="the hosts polled: pauses, outages"
-    ).add_subparsers(dest="sub", required=True)
+    host = subcommands.add_parser("host", help="the hosts polled: pauses, outages").add_subparsers(
+        dest="sub", required=True
+    )
     listing = host.add_parser("list", help="every host with its pause and degraded flag")
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
     listing.set_defaults(handler=commands.cmd_host_list)

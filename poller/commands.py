@@ -93,17 +93,21 @@ def cmd_user_add(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_channel_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from .kinds import include_from_json
     from .listings import only_user
     from .subscriptions import subscribe
 
     _open(settings)
     user = _user(args) or only_user()
-    result = subscribe(user, args.url, args.mode, time.time(), settings)
+    result = subscribe(user, args.url, args.mode, time.time(), settings, args.include)
     state = "subscribed" if result.created else "already subscribed"
     changed = f" (was {result.previous_mode})" if result.mode_changed else ""
+    include = ""
+    if args.include is not None:
+        include = ", include " + ",".join(include_from_json(result.subscription.include))
     print(
         f"{user.name} {state} to channel {result.channel.id} ({result.channel.feed_url}), "
-        f"mode {result.subscription.mode}{changed}"
+        f"mode {result.subscription.mode}{changed}{include}"
     )
     if not result.created:
         return 0
@@ -188,7 +192,15 @@ def cmd_video_list(args: argparse.Namespace, settings: config.Settings) -> int:
     page = videos(_user(args), channel_id=args.channel, status=args.status, limit=args.limit)
     _print(
         page.items,
-        ["id", "channel_id", "external_id", "published_at", "download_status", "title"],
+        [
+            "id",
+            "channel_id",
+            "external_id",
+            "published_at",
+            "media_type",
+            "download_status",
+            "title",
+        ],
         args.json,
     )
     return 0

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from .kinds import DEFAULT_INCLUDE
 from .models import CATALOG_ONLY, FUTURE_ONLY
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One subscription's download gating data."""
+
+    mode: str
+    subscribed_at: float
+    include: tuple[str, ...] = DEFAULT_INCLUDE
 
 
 def should_download(

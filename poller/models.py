@@ -133,6 +133,9 @@ class Channel(BaseModel):
     # Set while every subscriber has paused it; `next_poll_at` is NULL then,
     # so the claim skips it on the index it already uses.
     paused_at = DoubleField(null=True)
+    # The earliest re-check of its upcoming videos (poller.window.recheck_at):
+    # the poll that comes at or after it looks at them again. NULL: none.
+    upcoming_due_at = DoubleField(null=True)
     host_id: int | None
 
 

@@ -24,6 +24,7 @@ from . import (
     host_effects,
     host_signals,
     host_turn,
+    kind_sources,
     poll_history,
     reads,
     sources,
@@ -230,10 +231,13 @@ def poll_once(
 
 def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
     """Fetch, then apply `decide.next_step` until it finishes or stores."""
+    # A re-check of upcoming videos reads the whole feed: whether one is still
+    # in it says whether it is gone, which a 304 would not tell.
+    recheck = channel.upcoming_due_at is not None and channel.upcoming_due_at <= now
     response = fetch(
         sources.feed_url(channel.kind, channel.external_id, channel.feed_url, settings),
-        etag=channel.etag,
-        last_modified=channel.last_modified,
+        etag=None if recheck else channel.etag,
+        last_modified=None if recheck else channel.last_modified,
         timeout=settings.rss_timeout,
         max_bytes=settings.max_feed_bytes,
         max_redirects=settings.max_redirects,
@@ -248,8 +252,9 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         scanned = frozenset(ids)
         known = frozenset(reads.known_ids(channel.id, scanned))
         seen = replace(seen, scanned=scanned, known=known)
-    # Each gathering step runs at most once, so the fourth answer is final.
-    for _ in range(4):
+    # Each gathering step runs at most once (a playlist feed once per prefix),
+    # so the tenth answer is final.
+    for _ in range(MAX_STEPS):
         step = decide.next_step(seen, now, bounds)
         if isinstance(step, decide.Parse):
             seen = _parse(channel, seen)
@@ -257,6 +262,13 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
             seen = replace(seen, catalog=_list_catalog(channel, step.url, settings))
         elif isinstance(step, decide.LoadGates):
             seen = replace(seen, gates=reads.download_gates(channel.id))
+        elif isinstance(step, decide.LoadUpcoming):
+            seen = replace(seen, upcoming=reads.upcoming(channel.id))
+        elif isinstance(step, decide.FetchPlaylist):
+            ids = kind_sources.playlist_ids(channel.external_id or "", step.prefix, settings)
+            seen = replace(seen, playlists={**seen.playlists, step.prefix: ids})
+        elif isinstance(step, decide.Probe):
+            seen = replace(seen, metadata=kind_sources.metadata(step.external_ids, settings))
         elif isinstance(step, decide.FinishUnchanged):
             store.finish_unchanged(channel, now, step.reschedule, step.outcome, step.warning)
             return PollResult(channel.id, step.outcome, http_status=response.status)
@@ -264,6 +276,10 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
             return replace(_store(channel, now, step), http_status=response.status)
     raise RuntimeError(f"the poll's decisions did not end: {type(step).__name__} again")
 
+
+# Parse, list, load the gates and the upcoming videos, four playlist feeds,
+# one probe, then finish or store.
+MAX_STEPS = 10
 
 BOT_CHECK_TEXT = "Sign in to confirm you're not a bot"
 
@@ -280,6 +296,9 @@ def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
         upload_times=reads.upload_times(channel),
         catalog_url=sources.catalog_url(channel.kind, channel.external_id, settings),
         warning=channel.warning,
+        playlists_of=sources.playlists_of(channel.kind, channel.external_id),
+        last_good_poll=channel.last_polled_at,
+        upcoming_due_at=channel.upcoming_due_at,
     )
 
 
@@ -321,7 +340,13 @@ def _list_catalog(channel: Channel, url: str, settings: Settings) -> Listing:
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)
         return Listing(error=str(exc))
-    return Listing([Entry(e.external_id, e.title, e.url, e.published_at) for e in listed])
+    ids = [e.external_id for e in listed]
+    return Listing(
+        [Entry(e.external_id, e.title, e.url, e.published_at) for e in listed],
+        kinds={e.external_id: e.media_type for e in listed},
+        starts={e.external_id: e.start_at for e in listed if e.start_at is not None},
+        known=frozenset(reads.known_ids(channel.id, ids)),
+    )
 
 
 def _fail(

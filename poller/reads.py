@@ -9,8 +9,9 @@ from typing import Any
 
 from peewee import JOIN, DatabaseError, chunked
 
-from .decide import Gate
-from .models import Channel, Host, Subscription, Video, db
+from . import kinds
+from .decide import Gate, Upcoming
+from .models import UNAVAILABLE, Channel, Host, Subscription, Video, db
 from .sql import compiled
 
 
@@ -101,10 +102,31 @@ def forget_attempt(channel_id: int) -> None:
 
 def download_gates(channel_id: int) -> list[Gate]:
     """Return each subscription's download gating data for a channel."""
-    query: Any = Subscription.select(Subscription.mode, Subscription.created_at).where(
-        Subscription.channel == channel_id
+    query: Any = Subscription.select(
+        Subscription.mode, Subscription.created_at, Subscription.include
+    ).where(Subscription.channel == channel_id)
+    return [
+        Gate(mode, subscribed_at, kinds.include_from_json(include))
+        for mode, subscribed_at, include in query.tuples()
+    ]
+
+
+def upcoming(channel_id: int) -> list[Upcoming]:
+    """Return the channel's upcoming videos (premieres, scheduled streams) still awaited."""
+    query: Any = Video.select(
+        Video.id,
+        Video.external_id,
+        Video.available_at,
+        Video.updated_at,
+        Video.discovered_at,
+        Video.published_at,
+        Video.backfill,
+    ).where(
+        (Video.channel == channel_id)
+        & (Video.media_type == kinds.UPCOMING)
+        & (Video.download_status != UNAVAILABLE)
     )
-    return [Gate(mode, subscribed_at) for mode, subscribed_at in query.tuples()]
+    return [Upcoming(*row) for row in query.tuples()]
 
 
 def upload_times(channel: Channel) -> list[float]:

@@ -14,15 +14,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from peewee import Cast, PostgresqlDatabase, Value, chunked
+from peewee import Cast, Expression, PostgresqlDatabase, Value, chunked, fn
 
-from . import notify_store
-from .decide import Reschedule, StoreEntries
+from . import kinds, notify_store
+from .decide import NewVideo, Rechecked, Reschedule, StoreEntries
+from .include_filter import included
 from .models import (
     CATALOGED,
     NEW_EPISODE,
     NOT_WANTED,
     PENDING,
+    UNAVAILABLE,
     Channel,
     Event,
     Subscription,
@@ -30,7 +32,6 @@ from .models import (
     Video,
     db,
 )
-from .parse import Entry
 from .sql import compiled
 
 INSERT_CHUNK = 500  # rows per INSERT: 11 columns stay far below SQLite's variable limit
@@ -40,7 +41,7 @@ INSERT_CHUNK = 500  # rows per INSERT: 11 columns stay far below SQLite's variab
 class Saved:
     """What a poll added to the catalog."""
 
-    new_video_ids: list[int]  # announced uploads
+    new_video_ids: list[int]  # announced uploads (and premieres that started)
     backfill_count: int  # back-catalog videos cataloged quietly
     download_ids: list[int]  # videos to send to the download queue
     notice_ids: list[int] = field(default_factory=list)  # deliveries to send to `notify`
@@ -58,31 +59,41 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
 
     Entries already stored are skipped (a redelivered poll changes nothing);
     of the announced ones, those in `plan.download_ids` are marked pending.
+    A subscriber gets references, events and downloads only of the kinds
+    their `include` takes (`include_filter.included`). Upcoming videos are
+    referenced now and announced by the poll that finds them watchable.
     """
-    rows = _video_rows(channel.id, now, plan.announced, backfill=False)
-    rows += _video_rows(channel.id, now, plan.back_catalog, backfill=True)
+    rows = _video_rows(channel.id, now, plan.videos)
     with db.atomic():
         inserted = _insert_videos(rows)
-        announced = [v for v in inserted if not v.backfill]
-        backfill_count = len(inserted) - len(announced)
+        announced = [v for v in inserted if not v.backfill and kinds.announceable(v.media_type)]
+        backfill_count = sum(1 for v in inserted if v.backfill)
         downloads: list[int] = []
         notices: list[int] = []
-        if inserted:
+        started = _apply_rechecks(plan.rechecked, now)
+        if inserted or started:
             lock_event_ids()  # the events below commit in id order
+        if inserted:
             first_new = min(v.id for v in inserted)
-            _reference(channel.id, first_new, now)
+            _reference(channel.id, Video.id >= first_new, now)
             if announced:
-                _announce(channel.id, first_new, now)
-                notices = notify_store.queue(
-                    NEW_EPISODE, (Event.channel == channel.id) & (Event.video >= first_new), now
-                )
+                _announce(channel.id, (Video.id >= first_new) & ~Video.backfill, now)
                 downloads = [v.id for v in announced if v.external_id in plan.download_ids]
-                _mark_downloads(downloads, now)
             if backfill_count:
-                _summarise(channel.id, first_new, backfill_count, now)
+                _summarise(channel.id, first_new, now)
+        if started:
+            _reference(channel.id, Video.id.in_(started), now)
+            _announce(channel.id, Video.id.in_(started) & ~Video.backfill, now)
+            downloads += sorted(plan.rechecked.download_ids)
+        _mark_downloads(downloads, now)
+        announced_ids = [v.id for v in announced] + started
+        if announced_ids:
+            where = (Event.channel == channel.id) & Event.video.in_(announced_ids)
+            notices = notify_store.queue(NEW_EPISODE, where, now)
         extra: dict[Any, Any] = {
             Channel.upload_history: json.dumps(plan.history),
-            Channel.last_outcome: f"new={len(announced)}" if announced else "unchanged",
+            Channel.last_outcome: f"new={len(announced_ids)}" if announced_ids else "unchanged",
+            Channel.upcoming_due_at: plan.upcoming_due_at,
             Channel.warning: plan.warning,
         }
         extra[Channel.catalog_error] = plan.catalog_error and plan.catalog_error[:1000]
@@ -91,7 +102,30 @@ def save_new(channel: Channel, now: float, plan: StoreEntries) -> Saved:
         if plan.title:
             extra[Channel.title] = plan.title
         _finish(channel, now, plan.reschedule, extra)
-    return Saved([v.id for v in announced], backfill_count, downloads, notices)
+    return Saved(announced_ids, backfill_count, downloads, notices)
+
+
+def _apply_rechecks(rechecked: Rechecked, now: float) -> list[int]:
+    """Write what re-checking upcoming videos found; return the ids to announce.
+
+    A few statements per kind, and only on the polls that re-check: a
+    premiere's start is rare beside polls.
+    """
+    for media_type in sorted(set(rechecked.started.values())):
+        ids = [i for i, kind in rechecked.started.items() if kind == media_type]
+        # Still upcoming in the row (a redelivered poll): no second announcement.
+        Video.update(media_type=media_type, updated_at=now).where(
+            Video.id.in_(ids) & (Video.media_type == kinds.UPCOMING)
+        ).execute()
+    for video_id, start in rechecked.waiting.items():
+        Video.update(available_at=start, updated_at=now).where(Video.id == video_id).execute()
+    if rechecked.gone:
+        Video.update(
+            download_status=UNAVAILABLE,
+            download_error="gone: the premiere or stream left the feed after its start",
+            updated_at=now,
+        ).where(Video.id.in_(list(rechecked.gone))).execute()
+    return sorted(i for i, kind in rechecked.started.items() if kinds.announceable(kind))
 
 
 # The advisory lock that makes event ids commit in the order they are given.
@@ -192,23 +226,23 @@ def _finish(channel: Channel, now: float, plan: Reschedule, extra: dict) -> None
     db.execute_sql(sql, params)
 
 
-def _video_rows(
-    channel_id: int, now: float, entries: Iterable[Entry], *, backfill: bool
-) -> list[dict]:
+def _video_rows(channel_id: int, now: float, videos: Iterable[NewVideo]) -> list[dict]:
     return [
         {
             "channel": channel_id,
-            "external_id": e.external_id,
-            "title": e.title,
-            "url": e.url,
-            "published_at": e.published_at,
+            "external_id": v.entry.external_id,
+            "title": v.entry.title,
+            "url": v.entry.url,
+            "published_at": v.entry.published_at,
             "discovered_at": now,
-            "backfill": backfill,
+            "backfill": v.arrival.backfill,
+            "media_type": v.arrival.media_type,
+            "available_at": v.arrival.available_at,
             "download_status": NOT_WANTED,
             "download_attempts": 0,
             "updated_at": now,
         }
-        for e in entries
+        for v in videos
     ]
 
 
@@ -219,18 +253,18 @@ def _insert_videos(rows: list[dict]) -> list[Video]:
         query = (
             Video.insert_many(chunk)
             .on_conflict_ignore()
-            .returning(Video.id, Video.external_id, Video.backfill)
+            .returning(Video.id, Video.external_id, Video.backfill, Video.media_type)
         )
         inserted += list(query.execute())
     return inserted
 
 
-def _reference(channel_id: int, first_new: int, now: float) -> None:
-    """Give every subscriber a reference to every video from `first_new` on."""
+def _reference(channel_id: int, videos: Expression, now: float) -> None:
+    """Give every subscriber a reference to each of `videos` of a kind they include."""
     pairs = (
         Subscription.select(Subscription.user, Video.id, Value(now))
         .join(Video, on=(Video.channel == Subscription.channel))
-        .where((Subscription.channel == channel_id) & (Video.id >= first_new))
+        .where((Subscription.channel == channel_id) & videos & included())
     )
     UserVideoRef.insert_from(
         pairs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
@@ -249,8 +283,11 @@ EVENT_COLUMNS = [
 ]
 
 
-def _announce(channel_id: int, first_new: int, now: float) -> None:
-    """Write one `new_episode` event per subscriber and announced video."""
+def _announce(channel_id: int, videos: Expression, now: float) -> None:
+    """Write one `new_episode` event per subscriber and watchable video of `videos`.
+
+    Only kinds the subscriber includes; an upcoming one waits for its start.
+    """
     key = (
         Value(NEW_EPISODE + ":")
         .concat(Cast(Subscription.user, "TEXT"))
@@ -268,26 +305,46 @@ def _announce(channel_id: int, first_new: int, now: float) -> None:
             Value(now),
         )
         .join(Video, on=(Video.channel == Subscription.channel))
-        .where((Subscription.channel == channel_id) & (Video.id >= first_new) & ~Video.backfill)
+        .where(
+            (Subscription.channel == channel_id)
+            & videos
+            & Video.media_type.in_([k for k in kinds.MEDIA_TYPES if kinds.announceable(k)])
+            & included()
+        )
     )
     Event.insert_from(events, EVENT_COLUMNS).on_conflict_ignore().execute()
 
 
-def _summarise(channel_id: int, first_new: int, count: int, now: float) -> None:
-    """Write one `catalog` event per subscriber for a batch of back-catalog videos."""
+def _summarise(channel_id: int, first_new: int, now: float) -> None:
+    """Write one `catalog` event per subscriber for a batch of back-catalog videos.
+
+    Its count is of the videos of the kinds that subscriber includes; one
+    who includes none of the batch gets no event.
+    """
     key = (
         Value(CATALOGED + ":")
         .concat(Cast(Subscription.user, "TEXT"))
         .concat(f":{channel_id}:{first_new}")
     )
-    events = Subscription.select(
-        Subscription.user,
-        Value(CATALOGED),
-        Subscription.channel,
-        key,
-        Value(json.dumps({"videos": count})),
-        Value(now),
-    ).where(Subscription.channel == channel_id)
+    payload = Value('{"videos": ').concat(Cast(fn.COUNT(Video.id), "TEXT")).concat("}")
+    events = (
+        Subscription.select(
+            Subscription.user,
+            Value(CATALOGED),
+            Subscription.channel,
+            key,
+            payload,
+            Value(now),
+        )
+        .join(Video, on=(Video.channel == Subscription.channel))
+        .where(
+            (Subscription.channel == channel_id)
+            & (Video.id >= first_new)
+            & Video.backfill
+            & included()
+        )
+        .group_by(Subscription.user, Subscription.channel)
+    )
     Event.insert_from(
         events,
         [Event.user, Event.kind, Event.channel, Event.dedup_key, Event.payload, Event.created_at],

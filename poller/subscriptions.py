@@ -11,10 +11,11 @@ from typing import Any
 
 from peewee import Value
 
-from . import host_store, sources, websub_store
+from . import host_store, kinds, sources, websub_store
 from .config import Settings
 from .errors import AlreadyExists, NotFound, TubepollerError
 from .host_links import channel_host
+from .include_filter import included
 from .models import FUTURE_ONLY, MODES, Channel, Subscription, User, UserVideoRef, Video, db
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -67,7 +68,14 @@ class Subscribed:
         return self.previous_mode is not None
 
 
-def subscribe(user: User, url: str, mode: str | None, now: float, settings: Settings) -> Subscribed:
+def subscribe(
+    user: User,
+    url: str,
+    mode: str | None,
+    now: float,
+    settings: Settings,
+    include: str | list[str] | None = None,
+) -> Subscribed:
     """Subscribe `user` to the channel at `url`, creating the channel if new.
 
     A channel nobody polled yet is due at once; the caller enqueues its poll.
@@ -78,13 +86,18 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
     Args:
         mode: the tracking mode; None is future_only for a new subscription
             and no change for an existing one.
+        include: the kinds to get (`kinds.parse_include`: a list, or
+            "video,short"); None is the default for a new subscription and
+            no change for an existing one.
 
     Raises:
         UnusableURL: the URL cannot be polled.
         TubepollerError: the mode is unknown.
+        UnknownKind: `include` names no kind, or one that is not includable.
     """
     if mode is not None:
         _check_mode(mode)
+    wanted = kinds.include_to_json(include) if include is not None else None
     spec = sources.resolve(url, settings)
     host = channel_host(spec.kind, spec.external_id, spec.feed_url, settings)
     host_id = host_store.ensure_host(host, now)
@@ -103,7 +116,11 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
             channel.host_id = host_id
         created = bool(
             Subscription.insert(
-                user=user, channel=channel, mode=mode or FUTURE_ONLY, created_at=now
+                user=user,
+                channel=channel,
+                mode=mode or FUTURE_ONLY,
+                created_at=now,
+                include=wanted or kinds.DEFAULT_INCLUDE_JSON,
             )
             .on_conflict_ignore()
             .execute()
@@ -117,14 +134,24 @@ def subscribe(user: User, url: str, mode: str | None, now: float, settings: Sett
         if not created and mode is not None and subscription.mode != mode:
             previous, subscription.mode = subscription.mode, mode
             subscription.save(only=[Subscription.mode])
+        if not created and wanted is not None and subscription.include != wanted:
+            subscription.include = wanted
+            subscription.save(only=[Subscription.include])
         if created:
-            refs = Video.select(Value(user.id), Video.id, Value(now)).where(
-                Video.channel == channel
-            )
-            UserVideoRef.insert_from(
-                refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
-            ).on_conflict_ignore().execute()
+            _reference_existing(user, [channel.id], now)
     return Subscribed(channel, subscription, created, previous)
+
+
+def _reference_existing(user: User, channel_ids: list[int], now: float) -> None:
+    """Give a new subscriber references to what the channels have, of the kinds they include."""
+    refs = (
+        Subscription.select(Value(user.id), Video.id, Value(now))
+        .join(Video, on=(Video.channel == Subscription.channel))
+        .where((Subscription.user == user.id) & Subscription.channel.in_(channel_ids) & included())
+    )
+    UserVideoRef.insert_from(
+        refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
+    ).on_conflict_ignore().execute()
 
 
 def subscription_of(user: User, channel_id: int) -> Subscription:
@@ -147,6 +174,20 @@ def set_mode(user: User, channel_id: int, mode: str) -> Subscription:
     subscription = subscription_of(user, channel_id)
     subscription.mode = mode
     subscription.save(only=[Subscription.mode])
+    return subscription
+
+
+def set_include(user: User, channel_id: int, include: str | list[str]) -> Subscription:
+    """Change which kinds a user's subscription takes, from the next poll on.
+
+    Raises:
+        UnknownKind: `include` names no kind, or one that is not includable.
+        NotFound: the user does not subscribe to the channel.
+    """
+    wanted = kinds.include_to_json(include)
+    subscription = subscription_of(user, channel_id)
+    subscription.include = wanted
+    subscription.save(only=[Subscription.include])
     return subscription
 
 
@@ -275,11 +316,6 @@ def subscribe_many(
         # Unsubscribed or paused channels a new subscription wakes.
         settle_polling(created, now)
         if created:
-            refs = Video.select(Value(user.id), Video.id, Value(now)).where(
-                Video.channel.in_(created)
-            )
-            UserVideoRef.insert_from(
-                refs, [UserVideoRef.user, UserVideoRef.video, UserVideoRef.created_at]
-            ).on_conflict_ignore().execute()
+            _reference_existing(user, created, now)
     by_id = {channel_id: url for url, channel_id in ids.items()}
     return {by_id[channel_id] for channel_id in created}

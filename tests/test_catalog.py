@@ -11,8 +11,10 @@ from email.utils import format_datetime
 
 import pytest
 
+from poller import ytdlp
 from poller.catalog import CatalogEntry, catalog_entries, list_catalog, video_id_from
 from poller.errors import PermanentError
+from poller.kinds import LIVE, SHORT, UPCOMING
 from tests.support.answers import Route
 from tests.support.feedserver import FeedServer
 from tests.support.ytdlp_status import use_status_pages
@@ -119,6 +121,37 @@ def test_single_video_result_gives_one_entry() -> None:
             "url": "https://rr1---sn.googlevideo.example/videoplayback?x=1"}  # fmt: skip
     [entry] = catalog_entries(info, video_url_base=BASE)
     assert entry == CatalogEntry(IDS[2], "One", info["webpage_url"], 1700000000.0)
+
+
+def test_a_flat_youtube_listing_gives_each_entry_its_kind_and_an_upcoming_ones_start() -> None:
+    # The shapes yt-dlp's youtube tab extractor gives flat entries (listing_meta's docstring).
+    info = {"entries": [
+        {"id": IDS[0], "ie_key": "Youtube", "url": f"{BASE}/shorts/{IDS[0]}"},
+        {"id": IDS[1], "ie_key": "Youtube", "live_status": "is_upcoming",
+         "release_timestamp": 1800000000, "timestamp": 1700000000},
+        {"id": IDS[2], "ie_key": "Youtube", "live_status": "was_live"},
+    ]}  # fmt: skip
+    entries = catalog_entries(info, video_url_base=BASE)
+    assert [(e.media_type, e.start_at) for e in entries] == [
+        (SHORT, None),
+        (UPCOMING, 1800000000.0),
+        (LIVE, None),
+    ]
+    assert entries[1].published_at == 1700000000.0
+
+
+def test_every_catalog_listing_asks_for_approximate_dates(monkeypatch) -> None:
+    ran: list[list[str]] = []
+
+    def run(args: list[str], **options: object) -> str:
+        ran.append(args)
+        return '{"entries": []}'
+
+    monkeypatch.setattr(ytdlp, "run", run)
+    assert list_catalog(f"{BASE}/channel/UC1/videos", timeout=1, video_url_base=BASE) == []
+    [args] = ran
+    at = args.index("--extractor-args")
+    assert args[at + 1] == "youtubetab:approximate_date" and at < args.index("--")
 
 
 # --- list_catalog: real yt-dlp, loopback ---------------------------------------------------

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from poller import downloads, listings, notify, notify_store, ytdlp
+from poller.arrivals import Arrival
 from poller.config import Settings
-from poller.decide import Reschedule, StoreEntries
+from poller.decide import NewVideo, Reschedule, StoreEntries
 from poller.errors import NotFound
+from poller.kinds import VIDEO
 from poller.models import Channel, Delivery, Event, Video
 from poller.parse import Entry
+from poller.recheck import Rechecked
 from poller.store import save_new
 from tests.support.cluster import BOTH_DATABASES
 from tests.support.querycount import count_queries
@@ -34,9 +37,12 @@ def _plan(*ids: str) -> StoreEntries:
         Entry(i, f"Title {i}", f"https://www.youtube.com/watch?v={i}", NOW - 60) for i in ids
     ]
     return StoreEntries(
-        announced=entries,
-        back_catalog=[],
+        videos=[
+            NewVideo(e, Arrival(e.external_id, VIDEO, None, False, True, None)) for e in entries
+        ],
         download_ids=frozenset(),
+        rechecked=Rechecked(),
+        upcoming_due_at=None,
         history=[NOW],
         reschedule=Reschedule(NOW + 300, 300, None, None),
         catalog_error=None,

@@ -148,7 +148,7 @@ def test_a_redelivered_poll_changes_nothing(feeds: FeedServer, settings) -> None
     assert counts() == after_first
 
 
-def test_a_gap_lists_the_catalog_and_back_fills_quietly(feeds: FeedServer, settings) -> None:
+def test_a_gap_listing_announces_the_uploads_the_window_missed(feeds: FeedServer, settings) -> None:
     source = feeds.add_channel()
     source.upload(published=time.time() - 86400)
     channel = subscribe(make_user(), youtube_url(source.id))
@@ -158,10 +158,12 @@ def test_a_gap_lists_the_catalog_and_back_fills_quietly(feeds: FeedServer, setti
         source.upload()
     result = poll(channel, settings)
 
-    assert len(result.new_video_ids) == 15
-    assert result.backfill_count == 5
+    # The 5 the feed no longer shows sit above the known upload in the
+    # listing: new uploads too, announced and downloaded, not back catalog.
+    assert len(result.new_video_ids) == 20
+    assert result.backfill_count == 0
     assert Video.select().count() == 21
-    assert len(result.download_ids) == 15
+    assert len(result.download_ids) == 20
 
 
 def test_a_failing_catalog_listing_does_not_block_the_feed(feeds: FeedServer, settings) -> None:

@@ -41,7 +41,7 @@ class Channels:
         now = self.clock()
         # No mode: future_only for a new subscription, unchanged for an old one.
         result = self.subscriptions.subscribe(
-            user, body["url"], body.get("mode"), now, self.settings
+            user, body["url"], body.get("mode"), now, self.settings, body.get("include")
         )
         queued = self._first_poll(result.channel.id, now) if result.created else False
         if result.created:
@@ -58,7 +58,13 @@ class Channels:
 
     def on_patch_item(self, req: falcon.Request, resp: falcon.Response, channel_id: int) -> None:
         body = read_json(req, CHANGE_MODE)
+        if not body:
+            raise falcon.HTTPUnprocessableEntity(
+                title="Invalid body", description="name a mode, an include, or both"
+            )
         user = current_user(req)
+        if "include" in body:
+            self.subscriptions.set_include(user, channel_id, body["include"])
         if "mode" in body:
             self.subscriptions.set_mode(user, channel_id, body["mode"])
         if "paused" in body:

@@ -29,7 +29,7 @@ PUSH_COLUMNS = [
 
 
 def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect[Any]:
-    """Return channels with the reader's mode and the counts, in one query.
+    """Return channels with the reader's mode, include and the counts, in one query.
 
     Args:
         user: the reader; their channels only, unless `everything`. None
@@ -50,12 +50,14 @@ def channel_query(user: User | None, *, everything: bool = False) -> ModelSelect
             Value(None).alias("mode"),
             Value(None).alias("subscribed_at"),
             Value(None).alias("subscription_paused_at"),
+            Value(None).alias("include"),
         ]
     else:
         columns += [
             Subscription.mode.alias("mode"),
             Subscription.created_at.alias("subscribed_at"),
             Subscription.paused_at.alias("subscription_paused_at"),
+            Subscription.include.alias("include"),
         ]
     if everything:
         others = Subscription.alias("others")

@@ -12,6 +12,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from ..kinds import include_from_json
+
 
 def iso(epoch: float | None) -> str | None:
     """Return an epoch time as ISO 8601 UTC (None, and a time past year 9999, give None)."""
@@ -50,6 +52,7 @@ def channel_json(channel: Any) -> dict[str, Any]:
         "catalog_error": channel.catalog_error,
         "video_count": channel.video_count,
         "mode": channel.mode,
+        "include": _include(getattr(channel, "include", None)),
         "subscribed_at": iso(channel.subscribed_at),
     }
     # Its host's pause (a bot check, a 429) lasts until a probe succeeds; a
@@ -85,7 +88,7 @@ def push_json(channel: Any) -> dict[str, Any] | None:
 
 
 def video_json(video: Any) -> dict[str, Any]:
-    """Return a video and its download state."""
+    """Return a video, its kind (`media_type`) and its download state."""
     return {
         "id": video.id,
         "channel_id": video.channel_id,
@@ -95,6 +98,8 @@ def video_json(video: Any) -> dict[str, Any]:
         "published_at": iso(video.published_at),
         "discovered_at": iso(video.discovered_at),
         "backfill": video.backfill,
+        "media_type": video.media_type,
+        "available_at": iso(video.available_at),
         "download_status": video.download_status,
         "download_error": video.download_error,
     }
@@ -120,3 +125,8 @@ def event_json(event: Any) -> dict[str, Any]:
         "payload": json.loads(event.payload or "{}"),
         "created_at": iso(event.created_at),
     }
+
+
+def _include(stored: str | None) -> list[str] | None:
+    """Return a subscription's `include` as a list (None: no subscription read)."""
+    return None if stored is None else list(include_from_json(stored))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..errors import PollError, UnusableURL
-from ..fetch import fetch
+from ..fetch import FetchResult, fetch
 from ..netguard import split_url
 from . import feed, youtube
 
@@ -66,19 +66,28 @@ def _channel_named_by(page_path: str, settings: Settings) -> str:
     """Fetch a YouTube page under TUBEPOLLER_YOUTUBE_URL; return the channel it names."""
     page = settings.youtube_url + page_path
     try:
-        html = fetch(
-            page,
-            timeout=settings.rss_timeout,
-            max_bytes=settings.max_feed_bytes,
-            max_redirects=settings.max_redirects,
-            allow_private=settings.allow_private_networks,
-        ).body
+        html = fetch_page(page, settings).body
     except PollError as exc:
         raise UnusableURL(f"could not read {page} to find its channel: {exc}") from None
     channel_id = youtube.channel_id_in_page(html)
     if channel_id is None:
         raise UnusableURL(f"the page {page} names no YouTube channel")
     return channel_id
+
+
+def fetch_page(url: str, settings: Settings) -> FetchResult:
+    """Fetch a page or feed under YouTube's base with the poll's limits and address guard.
+
+    Raises:
+        PollError: as `fetch.fetch` does.
+    """
+    return fetch(
+        url,
+        timeout=settings.rss_timeout,
+        max_bytes=settings.max_feed_bytes,
+        max_redirects=settings.max_redirects,
+        allow_private=settings.allow_private_networks,
+    )
 
 
 def feed_url(kind: str, external_id: str | None, stored_url: str, settings: Settings) -> str:
@@ -92,4 +101,14 @@ def catalog_url(kind: str, external_id: str | None, settings: Settings) -> str |
     """Return the URL yt-dlp lists the whole catalog from, or None when the feed is it."""
     if kind == YOUTUBE and external_id:
         return youtube.catalog_url(external_id, settings.youtube_url)
+    return None
+
+
+def playlists_of(kind: str, external_id: str | None) -> str | None:
+    """Return the channel id whose uploads playlists classify its videos, or None.
+
+    Only a YouTube channel (UC…) has them; a playlist source or a feed does not.
+    """
+    if kind == YOUTUBE and external_id and youtube.is_channel_id(external_id):
+        return external_id
     return None

@@ -311,3 +311,59 @@ def test_a_database_failure_is_a_503(alice: Caller, monkeypatch: pytest.MonkeyPa
     assert result.status_code == 503
     assert "database" in result.json["description"]
     assert result.headers["retry-after"] == "5"
+
+
+def test_include_is_set_on_subscribe_shown_and_changed_by_patch(
+    alice: Caller, feed: Feed, broker
+) -> None:
+    made = alice.post("/api/channels", json={"url": feed.url, "include": ["short", "video"]})
+
+    assert made.status_code == 201 and made.json["include"] == ["video", "short"]
+    channel_id = made.json["id"]
+    assert json.loads(Subscription.get().include) == ["video", "short"]
+    changed = alice.patch(f"/api/channels/{channel_id}", json={"include": ["live"]})
+    assert changed.status_code == 200 and changed.json["include"] == ["live"]
+    assert changed.json["mode"] == "future_only"  # untouched
+    both = alice.patch(
+        f"/api/channels/{channel_id}", json={"include": ["video"], "mode": "catalog_only"}
+    )
+    assert (both.json["include"], both.json["mode"]) == (["video"], "catalog_only")
+    assert alice.get(f"/api/channels/{channel_id}").json["include"] == ["video"]
+
+
+def test_a_new_subscription_includes_videos_and_lives_by_default(
+    alice: Caller, feed: Feed, broker
+) -> None:
+    assert alice.post("/api/channels", json={"url": feed.url}).json["include"] == [
+        "video",
+        "live",
+    ]
+
+
+@pytest.mark.parametrize(
+    "include, reason",
+    [
+        (["video", "reel"], "unknown kind 'reel'"),
+        ([], "name at least one"),
+        (["members_only"], "unknown kind 'members_only'"),
+    ],
+)
+def test_an_unusable_include_is_a_400_that_says_why(
+    alice: Caller, feed: Feed, broker, include: list[object], reason: str
+) -> None:
+    result = alice.post("/api/channels", json={"url": feed.url, "include": include})
+
+    assert result.status_code == 400, result.json
+    assert result.json["title"] == "Invalid include" and reason in result.json["description"]
+    assert Subscription.select().count() == 0
+    channel_id = alice.subscribe(feed.url)
+    patched = alice.patch(f"/api/channels/{channel_id}", json={"include": include})
+    assert patched.status_code == 400 and reason in patched.json["description"]
+    assert json.loads(Subscription.get().include) == ["video", "live"]
+
+
+def test_include_that_is_not_a_list_of_names_is_a_422(alice: Caller, feed: Feed) -> None:
+    result = alice.post("/api/channels", json={"url": feed.url, "include": "video,short"})
+    assert result.status_code == 422 and "include" in result.json["description"]
+    result = alice.post("/api/channels", json={"url": feed.url, "include": [3]})
+    assert result.status_code == 422 and "include[]: must be a string" in result.json["description"]

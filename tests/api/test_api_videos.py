@@ -81,6 +81,26 @@ def test_the_feed_is_newest_first_and_undated_videos_come_last(alice: Caller, ch
     assert first["published_at"].endswith("Z")
 
 
+def test_every_video_listing_says_its_media_type(alice: Caller, channel: int) -> None:
+    start = NOW + DAY
+    Video.update(media_type="upcoming", available_at=start).where(
+        Video.external_id == "a-newest"
+    ).execute()
+    Video.update(media_type="short").where(Video.external_id == "d-oldest").execute()
+
+    for path in ("/api/videos", f"/api/channels/{channel}/videos"):
+        items = {v["title"]: v for v in alice.get(path).json["items"]}
+        assert {t: v["media_type"] for t, v in items.items()} == {
+            "a-newest": "upcoming",
+            "b-tie-2": "video",
+            "b-tie-1": "video",
+            "d-oldest": "short",
+            "c-undated": "video",
+        }
+        assert items["a-newest"]["available_at"] == "2025-06-16T15:06:40Z"
+        assert items["b-tie-1"]["available_at"] is None
+
+
 def test_pages_follow_the_cursor_to_the_end(alice: Caller, channel: int) -> None:
     assert every_page(alice, "/api/videos", limit=2) == ORDER
     assert every_page(alice, f"/api/channels/{channel}/videos", limit=1) == ORDER

@@ -23,16 +23,35 @@ ask yt-dlp.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+import pytest
 
 from poller.kinds import LIVE, MEMBERS_ONLY, SHORT, UPCOMING, VIDEO
 
 from .feedserver import FeedServer, _Handler
 from .synthetic import WINDOW, Channel, _iso, video_id
+
+# yt-dlp's extractor of the fake's watch pages (see its docstring).
+WATCH_PLUGINS = Path(__file__).resolve().parent / "ytdlp_watch_plugins"
+
+
+def watch_plugin_path(environ: dict[str, str] | os._Environ[str]) -> str:
+    """Return ``environ``'s PYTHONPATH with the watch-page plugin first."""
+    return os.pathsep.join(p for p in (str(WATCH_PLUGINS), environ.get("PYTHONPATH", "")) if p)
+
+
+def use_watch_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let yt-dlp processes this test starts read the fake's watch pages' metadata."""
+    monkeypatch.setenv("PYTHONPATH", watch_plugin_path(os.environ))
+
 
 # Each prefix lists these kinds (YOUTUBE-NOTES.md, "Uploads playlists").
 PLAYLIST_KINDS = {
@@ -188,14 +207,25 @@ class _PlaylistHandler(_Handler):
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib name)
         parts = urlsplit(self.path)
+        if parts.path.startswith("/meta/"):
+            self.server.count(self.path)
+            meta = self.server.metadata(parts.path.removeprefix("/meta/"))
+            if meta is None:
+                self._send(404, b"no such video")
+            else:
+                self._send(200, json.dumps(meta).encode(), {"Content-Type": "application/json"})
+            return
         playlist = parse_qs(parts.query).get("playlist_id", [""])[0]
         if parts.path != "/feeds/videos.xml" or not playlist:
             super().do_GET()
             return
         self.server.count(self.path)
         body = self.server.playlist_feed(playlist)
+        refusal = self.server.playlist_refusal
         try:
-            if body is None:
+            if refusal is not None:
+                self._send(refusal, b"Too Many Requests", {"Retry-After": "120"})
+            elif body is None:
                 self._send(404, b"no such playlist")
             else:
                 self._send(200, body, {"Content-Type": "application/atom+xml; charset=UTF-8"})
@@ -210,6 +240,9 @@ class PlaylistFeedServer(FeedServer):
         start = options.pop("start", True)
         super().__init__(channels, uploads, start=False, **options)  # type: ignore[arg-type]
         self.RequestHandlerClass = _PlaylistHandler
+        # A status every playlist feed answers with (429: the host's refusal
+        # met on the poll's second request); None serves them.
+        self.playlist_refusal: int | None = None
         if start:
             threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -227,6 +260,13 @@ class PlaylistFeedServer(FeedServer):
     def playlist_url(self, number: int, prefix: str) -> str:
         """Return the feed URL of one uploads playlist of channel `number`."""
         return f"{self.base}/feeds/videos.xml?playlist_id={prefix}{self.channel(number).id[2:]}"
+
+    def metadata(self, vid: str) -> dict[str, object] | None:
+        """Return yt-dlp's metadata of one upload of any channel, None when there is none."""
+        for channel in list(self.by_id.values()):
+            if isinstance(channel, KindedChannel) and any(u[0] == vid for u in channel.uploads):
+                return channel.metadata(vid)
+        return None
 
     def playlist_feed(self, playlist_id: str) -> bytes | None:
         """Return the body of a playlist feed, None for an unknown playlist."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from peewee import Cast, Value
 
-from . import direct, host_turn, notify_store, sources, ytdlp
+from . import direct, host_turn, kinds, notify_store, sources, ytdlp
 from .config import Settings
 from .errors import (
     InternalError,
@@ -230,7 +230,8 @@ def _fetch(video: Video, settings: Settings) -> str:
     stem = ytdlp.file_stem(video.channel_id, video.external_id)
     url = _source_url(video, settings)
     # One turn at the host's budget for the whole download (raises HostBusy).
-    with host_turn.turn(url, settings, download=True) as host_args:
+    members_only = video.media_type == kinds.MEMBERS_ONLY
+    with host_turn.turn(url, settings, download=True, members_only=members_only) as host_args:
         if Channel.get_by_id(video.channel_id).kind != sources.YOUTUBE:
             got = direct.download(
                 url,

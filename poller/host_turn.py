@@ -20,6 +20,7 @@ from . import host_signals, host_store, hosts
 from .config import Settings
 from .errors import PollError, TransientError
 from .host_links import rate_of
+from .kinds import MEMBERS_ONLY
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,14 @@ def turn(
     settings: Settings,
     *,
     download: bool = False,
+    members_only: bool = False,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[list[str]]:
     """Take one slot of `url`'s host; yield the yt-dlp options for the request.
+
+    The cookies file goes with the request only when it needs an account:
+    after a bot check on the host, or for a members-only video.
 
     Raises:
         HostBusy: the host is paused (until its `retry_after_s`), or its next
@@ -65,6 +70,8 @@ def turn(
     sleep(max(0.0, wait))
     probe = reservation.token if reservation.probe else None
     reasons = [reason.split(":", 1)[0]] if reason else []
+    if members_only:
+        reasons.append(MEMBERS_ONLY)
     args = hosts.ytdlp_sleep_args(rate, download=download)
     args += hosts.cookies_args(str(settings.cookies_file or "") or None, reasons)
     try:

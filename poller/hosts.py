@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .host_signals import BOT_CHECK
+from .kinds import MEMBERS_ONLY
 
 YOUTUBE_RATE = 2.0  # requests/s to the YouTube host when TUBEPOLLER_HOST_RATE is unset
 OTHER_RATE = 10.0  # requests/s to any other host
@@ -231,7 +232,7 @@ def cookies_args(cookies_file: str | None, reasons: Sequence[str]) -> list[str]:
         reasons: why this request may need an account: BOT_CHECK (the host's
             last pause was a bot check) or "members_only".
     """
-    if cookies_file and any(r in (BOT_CHECK, "members_only") for r in reasons):
+    if cookies_file and any(r in (BOT_CHECK, MEMBERS_ONLY) for r in reasons):
         return ["--cookies", cookies_file]
     return []
 

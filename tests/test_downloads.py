@@ -261,3 +261,32 @@ def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: 
         assert done.result(timeout=30).status == PENDING  # the stall timed out: retried
 
     assert set(seen) == {os.getpriority(os.PRIO_PROCESS, 0) + 7}
+
+
+def test_only_a_members_only_video_is_downloaded_with_the_cookies(
+    settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text("# Netscape HTTP Cookie File\n")
+    settings = Settings(media_dir=tmp_path, allow_private_networks=True, cookies_file=cookies)
+    channel = Channel.create(
+        kind="youtube", external_id="UC" + "x" * 22, feed_url="http://127.0.0.1/f", created_at=NOW
+    )
+    asked: dict[str, list[str]] = {}
+
+    def download(url: str, dest: Path, *, name: str, extra_args=(), **kwargs) -> str:
+        asked[name.rsplit("/", 1)[-1]] = list(extra_args)
+        return str(dest / name)
+
+    monkeypatch.setattr(ytdlp, "download", download)
+    for external_id, media_type in (("members1234", "members_only"), ("public12345", "video")):
+        v = Video.create(
+            channel=channel, external_id=external_id, media_type=media_type,
+            url=f"https://www.youtube.com/watch?v={external_id}",
+            discovered_at=NOW, updated_at=NOW,
+        )  # fmt: skip
+        downloads.request(v.id, NOW)
+        assert downloads.download_video(v.id, NOW, settings, retrying=False).status == COMPLETE
+    members, public = (next(a for n, a in asked.items() if i in n) for i in ("members", "public"))
+    assert members[-2:] == ["--cookies", str(cookies)]
+    assert "--cookies" not in public

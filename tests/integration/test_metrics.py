@@ -7,7 +7,6 @@ import time
 import httpx
 import pytest
 
-from tests.integration.test_api_end_to_end import gunicorn  # noqa: F401 (the fixture)
 from tests.support.cluster import Cluster
 from tests.support.feedserver import FeedServer
 from tests.support.procs import wait_for

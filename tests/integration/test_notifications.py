@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from poller.models import COMPLETE, Video
-from tests.integration.test_api_end_to_end import gunicorn  # noqa: F401 (a fixture)
 from tests.support.cluster import BOTH_DATABASES, Cluster
 from tests.support.feedserver import FeedServer
 from tests.support.procs import wait_for

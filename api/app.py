@@ -117,8 +117,20 @@ class Services:
                     state["database"] = f"error: {database.one_line(exc)}"
             return state
 
+        def channel_health() -> dict[str, int]:
+            # Channels whose push is trusted, beside ok / failing / paused.
+            return {**listings.health_counts(), "push": websub_store.counts()["healthy"]}
+
+        def host_states() -> dict[str, int]:
+            listed = listings.hosts(time.time())
+            paused = sum(1 for h in listed if h["paused"])
+            degraded = sum(1 for h in listed if h["degraded"] and not h["paused"])
+            return {"paused": paused, "degraded": degraded, "ok": len(listed) - paused - degraded}
+
         def exposition() -> tuple[bytes, str]:
-            return metrics.exposition(listings.health_counts, lambda: queue_depths(actors.broker))
+            return metrics.exposition(
+                channel_health, lambda: queue_depths(actors.broker), host_states
+            )
 
         return cls(
             settings=settings,

@@ -197,6 +197,7 @@ def send_notify(delivery_id: int) -> None:
     outcome = notify.deliver(
         delivery_id, time.time(), config.get(), retrying=_retries_left(), retries=retries
     )
+    metrics.notification_done(outcome.status)
     log.info(
         "notify delivery=%s %s%s",
         delivery_id,

@@ -42,6 +42,7 @@ class _Series:
     new_videos: Any
     downloads: Any
     download_seconds: Any
+    notifications: Any
 
 
 _series: _Series | None = None
@@ -67,6 +68,9 @@ def _get() -> _Series:
             download_seconds=Histogram(
                 "tubepoller_download_seconds", "Time one download took.", buckets=SECONDS_BUCKETS
             ),
+            notifications=Counter(
+                "tubepoller_notifications", "Notification attempts by outcome.", ["status"]
+            ),
         )
     return _series
 
@@ -87,6 +91,11 @@ def download_done(state: str, seconds: float) -> None:
     series.download_seconds.observe(seconds)
 
 
+def notification_done(status: str) -> None:
+    """Count one delivery attempt by its outcome (sent, failed, pending for a retry…)."""
+    _get().notifications.labels(status).inc()
+
+
 class Timer:
     """Seconds since it was made (`time.perf_counter`)."""
 
@@ -101,12 +110,14 @@ class Timer:
 def exposition(
     channel_health: Callable[[], dict[str, int]],
     queue_depths: Callable[[], dict[str, int]],
+    host_states: Callable[[], dict[str, int]] = dict,
 ) -> tuple[bytes, str]:
     """Return the text exposition of every process's series plus the fleet's gauges.
 
     Args:
         channel_health: channels by health (``{"ok": n, "failing": n, …}``).
         queue_depths: messages waiting in each queue.
+        host_states: hosts by state (``{"paused": n, "degraded": n, "ok": n}``).
 
     Returns:
         The body and its content type.
@@ -128,6 +139,13 @@ def exposition(
             for queue, count in sorted(queue_depths().items()):
                 depth.add_metric([queue], count)
             yield depth
+            hosts = GaugeMetricFamily(
+                "tubepoller_hosts", "Hosts by state: paused (a bot check, a 429), degraded, ok.",
+                labels=["state"],
+            )
+            for state, count in sorted(host_states().items()):
+                hosts.add_metric([state], count)
+            yield hosts
 
     fleet = CollectorRegistry()
     fleet.register(Fleet())

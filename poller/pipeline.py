@@ -30,6 +30,7 @@ from . import (
     sources,
     store,
     websub_store,
+    window,
 )
 from .catalog import list_catalog
 from .config import Settings
@@ -44,9 +45,9 @@ from .decide import (
     already_polled,
 )
 from .errors import InternalError, PermanentError, PollError
-from .fetch import fetch
+from .fetch import FetchResult, fetch
 from .models import Channel
-from .parse import Entry, parse_feed
+from .parse import Entry, ParsedFeed, parse_feed
 from .scan import scan_ids
 from .schedule import Bounds, delay_after_failure, next_poll_at
 
@@ -208,7 +209,23 @@ def poll_once(
             return PollResult(channel_id, DEFERRED, error=str(exc), notice_ids=notices)
         if verdict.gone:
             exc = PermanentError(f"gone: {exc}")
-        return _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
+        found = None
+        if not verdict.charge:  # the platform's outage: the listing may still tell
+            found = _uploads_from_listing(channel, now, settings, bounds)
+        failed = _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
+        if found is None:
+            return failed
+        log.info(
+            "channel %s: %d new from its listing, its feed failing",
+            channel_id,
+            len(found.new_video_ids),
+        )
+        return replace(
+            failed,
+            new_video_ids=found.new_video_ids,
+            download_ids=found.download_ids,
+            notice_ids=found.notice_ids + failed.notice_ids,
+        )
     except (DatabaseError, InterfaceError) as exc:
         # A database locked past its busy timeout, or restarting: nothing can
         # be recorded, so the message is retried (the channel keeps its claim
@@ -252,6 +269,45 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         scanned = frozenset(ids)
         known = frozenset(reads.known_ids(channel.id, scanned))
         seen = replace(seen, scanned=scanned, known=known)
+    return _decide_and_apply(channel, seen, now, settings, bounds)
+
+
+def _uploads_from_listing(
+    channel: Channel, now: float, settings: Settings, bounds: Bounds
+) -> PollResult | None:
+    """Read a channel's new uploads from its catalog listing while its host's feeds fail.
+
+    In a platform outage (the host degraded) the feed says nothing, but the
+    channel's /videos page may still list its uploads: its newest entries
+    stand in for the feed, through the same decisions as a feed's (within the
+    host's budget: the listing takes a slot). That tab lists long-form videos
+    only, so the uploads-playlist feeds are not asked. None when the channel
+    has no listing or the listing failed too.
+    """
+    url = sources.catalog_url(channel.kind, channel.external_id, settings)
+    if url is None:
+        return None
+    listing = _list_catalog(channel, url, settings)
+    if listing.error is not None or not listing.entries:
+        return None
+    newest = list(listing.entries)[: window.WINDOW]
+    known = frozenset(reads.known_ids(channel.id, [e.external_id for e in newest]))
+    seen = Observed(
+        replace(_state(channel, settings), playlists_of=None),
+        FetchResult(200, b"", None, None, None, None),  # no feed: no validators to keep
+        feed=ParsedFeed(title="", entries=newest),
+        known=known,
+        catalog=listing,
+    )
+    found = _decide_and_apply(channel, seen, now, settings, bounds)
+    return found if found.new_video_ids else None
+
+
+def _decide_and_apply(
+    channel: Channel, seen: Observed, now: float, settings: Settings, bounds: Bounds
+) -> PollResult:
+    """Apply `decide.next_step` to what the poll has seen until it finishes or stores."""
+    response = seen.response
     # Each gathering step runs at most once (a playlist feed once per prefix),
     # so the tenth answer is final.
     for _ in range(MAX_STEPS):

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from poller import host_health, host_store, pipeline
-from poller.models import Channel, Host
+from poller.models import NEW_EPISODE, Channel, Event, Host, Video
 from tests.support.fakeyoutube import (
     BOT_CHECK,
     FORBIDDEN,
@@ -136,6 +136,37 @@ def test_a_404_storm_marks_the_host_degraded_and_its_channels_keep_their_cadence
         assert poll(channel, settings, now + 300).outcome != "failed"
     assert host_health.refresh_degraded(now + 301) == [host().name]
     assert host().degraded_since is None
+
+
+def test_in_a_feed_outage_new_uploads_are_found_through_the_listing(
+    feeds: FakeYouTube, settings
+) -> None:
+    channels = channels_of(feeds, 6)
+    now = time.time()
+    for channel in channels:
+        assert poll(channel, settings, now).outcome != "failed"
+    feeds.set_mode(NOT_FOUND, feeds_only=True)  # the feeds 404, the channel pages answer
+    listed = sum(n for path, n in feeds.hits.items() if path.endswith("/videos"))
+    for channel in channels:
+        assert poll(channel, settings, now + 60).outcome == "failed"
+    # Not degraded yet: each channel's own failure, and no listing tried.
+    assert sum(n for path, n in feeds.hits.items() if path.endswith("/videos")) == listed
+    assert host_health.refresh_degraded(now + 61) == [host().name]
+
+    source = feeds.by_id[channels[0].external_id]
+    source.upload(title="Uploaded during the outage")
+    before = row(channels[0])
+    result = poll(channels[0], settings, now + 120)
+
+    assert result.outcome == "failed" and len(result.new_video_ids) == 1
+    (video,) = Video.select().where(Video.id.in_(result.new_video_ids))
+    assert video.title == "Uploaded during the outage" and not video.backfill
+    assert Event.select().where(Event.video == video.id, Event.kind == NEW_EPISODE).count() == 1
+    after = row(channels[0])
+    assert before.consecutive_failures == 1 and after.consecutive_failures == 0  # it is fine
+    assert after.last_outcome == "failed"  # the host still counts it among its failing feeds
+    again = poll(channels[0], settings, now + 180)
+    assert again.new_video_ids == []  # found once
 
 
 def test_a_404_is_gone_at_once_for_a_channel_never_fine_and_after_days_otherwise(

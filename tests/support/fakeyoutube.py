@@ -62,7 +62,7 @@ class _ModeHandler(_Handler):
         if self.path.startswith("/_bench/"):
             super().do_GET()
             return
-        mode = self.server.count_mode()
+        mode = self.server.count_mode(self.path)
         if mode == NORMAL:
             super().do_GET()
             return
@@ -100,16 +100,24 @@ class FakeYouTube(FeedServer):
         self.current = NORMAL
         self.retry_after = 120
         self.mode_counts = dict.fromkeys(MODES, 0)
+        self.feeds_only = False  # the mode hits /feeds/ only: the site itself works
         self._mode_lock = threading.Lock()
         if start:
             threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
-    def set_mode(self, mode: str, retry_after: int | None = None) -> None:
-        """Answer every request in `mode` from now on (NORMAL restores the feeds)."""
+    def set_mode(
+        self, mode: str, retry_after: int | None = None, *, feeds_only: bool = False
+    ) -> None:
+        """Answer every request in `mode` from now on (NORMAL restores the feeds).
+
+        With `feeds_only`, only the feeds misbehave and the channel pages
+        yt-dlp lists answer as usual: the feed outage of February 2026.
+        """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         with self._mode_lock:
             self.current = mode
+            self.feeds_only = feeds_only
             if retry_after is not None:
                 self.retry_after = retry_after
 
@@ -122,10 +130,12 @@ class FakeYouTube(FeedServer):
         finally:
             self.set_mode(NORMAL)
 
-    def count_mode(self) -> str:
-        """Count one request in the current mode; return the mode."""
+    def count_mode(self, path: str = "/feeds/") -> str:
+        """Count one request to `path` in the mode it is answered in; return the mode."""
         with self._mode_lock:
             mode = self.current
+            if self.feeds_only and not path.startswith("/feeds/"):
+                mode = NORMAL
             self.mode_counts[mode] += 1
             return mode
 

@@ -17,8 +17,8 @@ from .pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 from .params import MAX_WAIT_S
 from .resources.docs import ASSETS
 from .routes import MAX_ID, Route
-from .session import SESSION_COOKIE
 from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID, MODE
+from .session import SESSION_COOKIE
 
 Operation = dict[str, Any]
 
@@ -220,7 +220,7 @@ def _form(
     return operation
 
 
-_HTML = {"content": {"text/html": {}}}
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/health", "GET"): _operation(

@@ -57,7 +57,9 @@ class Cookies:
     def __init__(self, signer: Signer) -> None:
         self.signer = signer
 
-    def set(self, req: falcon.Request, resp: falcon.Response, name: str, value: str, age: int):
+    def set(
+        self, req: falcon.Request, resp: falcon.Response, name: str, value: str, age: int
+    ) -> None:
         resp.set_cookie(
             name,
             value,

@@ -25,7 +25,8 @@ PROTECTED = [
     # Public, each tested beside its kind: a hub's callback is named by its token instead,
     # the status page takes its session cookie (tests/api/test_api_page.py).
     if route.resource not in ("health", "openapi", "docs", "metrics", "websub")
-    and not route.template.startswith(("/page", "/sign")) and route.template != "/"
+    and not route.template.startswith(("/page", "/sign"))
+    and route.template != "/"
 ]
 
 

@@ -10,9 +10,9 @@ import falcon.testing
 import pytest
 from dramatiq import Worker
 
+from api.resources.page import web_link
 from poller import subscriptions
 from poller.broker import DOWNLOAD_QUEUE
-from api.resources.page import web_link
 from poller.models import Channel, User
 from tests.api.support import Caller, Feed, queued
 
@@ -82,9 +82,7 @@ def test_a_visitor_sees_the_sign_in_form_and_nothing_else(
     assert feed.url not in text and "Channels" not in text
 
 
-def test_signing_in_sets_a_strict_http_only_session_cookie(
-    browser: Browser, alice: Caller
-) -> None:
+def test_signing_in_sets_a_strict_http_only_session_cookie(browser: Browser, alice: Caller) -> None:
     answer = browser.sign_in(alice.token)
 
     assert answer.status_code == 303

@@ -119,7 +119,9 @@ class StatusPage:
         if user is None:
             if SESSION_COOKIE in req.cookies:  # expired, forged, or its token rotated
                 self.cookies.clear(resp, SESSION_COOKIE)
-            nonce = secrets.token_urlsafe(24)
+            # One nonce per browser: a second tab's form must not void the first's.
+            kept = self.signer.unsign("signin", req.cookies.get(SIGNIN_COOKIE))
+            nonce = str(kept["n"]) if kept and kept.get("n") else secrets.token_urlsafe(24)
             signed = self.signer.sign("signin", {"n": nonce})
             self.cookies.set(req, resp, SIGNIN_COOKIE, signed, 3600)
             resp.text = self.env.get_template("signin.html").render(csrf=nonce, notice=notice)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -11,6 +13,8 @@ import pytest
 from dramatiq import Worker
 
 from api.resources.page import web_link
+from api.routes import ROUTES
+from api.session import SESSION_MAX_AGE_S, Signer, load_or_make_key
 from poller import subscriptions
 from poller.broker import DOWNLOAD_QUEUE
 from poller.models import Channel, User
@@ -128,16 +132,37 @@ def test_sign_in_without_the_forms_nonce_is_refused(
     assert "tubepoller_session" not in browser.cookies
 
 
+# Every form of the signed-in page, with the id of alice's channel or video in it.
+FORMS = [
+    route.template
+    for route in ROUTES
+    if route.methods == ("POST",) and route.template.startswith(("/page/", "/signout"))
+]
+
+
+@pytest.mark.parametrize("path", FORMS)
 @pytest.mark.parametrize("csrf", [None, "", "forged"])
 def test_a_form_without_the_sessions_csrf_token_is_refused(
-    browser: Browser, alice: Caller, feed: Feed, csrf: str | None
+    browser: Browser,
+    alice: Caller,
+    feed: Feed,
+    broker: Any,
+    poll_worker: Worker,
+    csrf: str | None,
+    path: str,
 ) -> None:
+    channel_id = alice.subscribe(feed.url)
+    broker.join("poll")
+    video_id = alice.get("/api/videos").json["items"][0]["id"]
     signed_in(browser, alice)
+    before = browser.page().replace(browser.csrf(), "")
+    path = path.replace("{channel_id:id}", str(channel_id)).replace("{video_id:id}", str(video_id))
 
-    answer = browser.post("/page/channels", csrf=csrf, url=feed.url)
+    answer = browser.post(path, csrf=csrf, url=feed.url + "?2", mode="future_only")
 
     assert answer.status_code == 403
-    assert alice.get("/api/channels").json["items"] == []
+    assert browser.page().replace(browser.csrf(), "") == before  # nothing changed, still in
+    assert queued(broker) == [] and queued(broker, DOWNLOAD_QUEUE) == []
 
 
 def test_another_sessions_csrf_token_is_refused(client, alice: Caller, bob: Caller) -> None:
@@ -309,3 +334,40 @@ def test_hostile_titles_and_errors_are_escaped(
 )
 def test_only_web_links_are_links(url: str | None, link: str | None) -> None:
     assert web_link(url) == link
+
+
+def _key_of(data_dir: str) -> bytes:
+    return load_or_make_key(Path(data_dir) / "session.key")
+
+
+def test_processes_that_start_together_agree_on_one_session_key(tmp_path: Path) -> None:
+    # gunicorn's workers make the key on their first page at the same time.
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        keys = pool.map(_key_of, [str(tmp_path)] * 8)
+
+    assert len(set(keys)) == 1 and len(keys[0]) == 32
+    assert (tmp_path / "session.key").stat().st_mode & 0o077 == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["session.key"]  # no temporary left
+    first, second = Signer(tmp_path), Signer(tmp_path)
+    _, cookie = first.new_session(7, "hash", 1000.0)
+    assert second.session(cookie, 1001.0) is not None
+    assert Signer(tmp_path / "elsewhere").session(cookie, 1001.0) is None
+
+
+def test_a_session_expires_and_a_tampered_one_is_refused(tmp_path: Path) -> None:
+    signer = Signer(tmp_path)
+    _, cookie = signer.new_session(7, "hash", 1000.0)
+    body, _, mac = cookie.partition(".")
+
+    assert signer.session(cookie, 1000.0 + SESSION_MAX_AGE_S + 1) is None
+    assert signer.session(f"{body}x.{mac}", 1001.0) is None
+    assert signer.session(cookie.replace(".", ".x", 1), 1001.0) is None
+    assert signer.unsign("notice", cookie) is None  # signed for another purpose
+
+
+def test_two_sign_in_forms_of_one_browser_both_work(browser: Browser, alice: Caller) -> None:
+    first = browser.csrf()
+    assert browser.csrf() == first  # the second tab
+
+    assert browser.post("/signin", csrf=first, token=alice.token).status_code == 303
+    assert "tubepoller_session" in browser.cookies

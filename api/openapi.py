@@ -198,6 +198,7 @@ def _form(
     fields: dict[str, dict[str, Any]],
     parameters: Iterable[str] = (),
     csrf: str = "the session's CSRF token, in every form of the page",
+    session: bool = True,
 ) -> Operation:
     """Return a form of the status page: urlencoded fields in, 303 to ``/`` out."""
     schema = {
@@ -216,7 +217,7 @@ def _form(
         "required": True,
         "content": {"application/x-www-form-urlencoded": {"schema": schema}},
     }
-    operation["security"] = [{"session": []}]
+    operation["security"] = [{"session": []}] if session else []
     return operation
 
 
@@ -466,6 +467,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Trade an API token for the page's session cookie (HttpOnly, SameSite=Strict)",
         {"token": {"type": "string", "description": "an API token"}},
         csrf="the nonce of the sign-in form, which its cookie repeats",
+        session=False,
     ),
     ("/signout", "POST"): _form("signOut", "End the page's session", {}),
     ("/page/channels", "POST"): _form(

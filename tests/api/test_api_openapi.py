@@ -115,8 +115,9 @@ def test_only_health_metrics_docs_hub_callbacks_and_the_page_are_public() -> Non
         "/api/docs",
         "/api/docs/{asset}",
         "/websub/{token}",  # a hub carries no token: the path's and the signature stand for one
-        "/",  # the status page's sign-in form, and its style sheet
+        "/",  # the status page's sign-in form, its style sheet, signing in
         "/page.css",
+        "/signin",
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,7 +16,7 @@ from dramatiq import Worker
 from api.resources.page import web_link
 from api.routes import ROUTES
 from api.session import SESSION_MAX_AGE_S, Signer, load_or_make_key
-from poller import subscriptions
+from poller import host_store, subscriptions
 from poller.broker import DOWNLOAD_QUEUE
 from poller.models import Channel, User
 from tests.api.support import Caller, Feed, queued
@@ -371,3 +372,18 @@ def test_two_sign_in_forms_of_one_browser_both_work(browser: Browser, alice: Cal
 
     assert browser.post("/signin", csrf=first, token=alice.token).status_code == 303
     assert "tubepoller_session" in browser.cookies
+
+
+def test_the_page_shows_paused_hosts_and_queue_depths(
+    browser: Browser, alice: Caller, feed: Feed, broker: Any
+) -> None:
+    host_store.pause("www.youtube.com", time.time(), "bot_check: Sign in to confirm", base=900)
+    alice.subscribe(feed.url)  # its first poll waits on the queue: no worker runs
+    signed_in(browser, alice)
+
+    text = browser.page()
+
+    fleet = text[text.index('<section id="fleet">') :]
+    assert "<td>www.youtube.com</td><td>paused</td>" in fleet
+    assert "bot_check: Sign in to confirm" in fleet
+    assert "<tr><td>poll</td><td>1</td></tr>" in fleet

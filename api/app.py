@@ -22,7 +22,7 @@ from poller import config
 from poller.config import Settings
 
 from . import errors, openapi
-from .auth import Authenticate
+from .auth import Authenticate, CookieSessions
 from .middleware import BodyLimit, DatabaseSession
 from .resources.channels import Channels
 from .resources.docs import ApiReference, OpenAPIDocument
@@ -32,11 +32,14 @@ from .resources.history import ChannelPolls
 from .resources.imports import Imports
 from .resources.metrics import Metrics
 from .resources.notifications import Notifications
+from .resources.page import SignIn, StatusPage
+from .resources.page_actions import PageActions
 from .resources.polls import Polls
 from .resources.users import Users
 from .resources.videos import Downloads, Videos
 from .resources.websub import WebSubCallback
 from .routes import ROUTES, IdConverter, Route
+from .session import Signer
 from .waiting import PROCESS_SLOTS, WaitSlots
 
 
@@ -55,6 +58,7 @@ class Services:
             connection (`poller.database`).
         health: returns the state of the database and the broker.
         metrics: returns the Prometheus exposition and its content type.
+        queue_depths: returns the messages waiting in each queue (the status page).
         imports: reads OPML and subscriptions.csv files and subscribes from
             them (`poller.imports`).
         clock: the time now, in epoch seconds.
@@ -73,6 +77,7 @@ class Services:
     database: Any
     health: Callable[[], dict[str, Any]]
     metrics: Callable[[], tuple[bytes, str]] = lambda: (b"", "text/plain")
+    queue_depths: Callable[[], dict[str, int]] = dict
     imports: Any = None
     clock: Callable[[], float] = time.time
     waits: WaitSlots = field(default_factory=lambda: PROCESS_SLOTS)
@@ -141,6 +146,7 @@ class Services:
             database=database,
             health=health,
             metrics=exposition,
+            queue_depths=lambda: queue_depths(actors.broker),
             imports=imports,
             users=users,
             websub=websub_store,
@@ -168,6 +174,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         metrics.use_directory(settings.metrics_dir)  # gunicorn's workers add up as one
     if services is None:
         services = Services.of_poller(settings)
+    signer = Signer(services.settings.data_dir)  # reads or makes its key on first use
     resources: dict[str, Any] = {
         "health": Health(services.health),
         "metrics": Metrics(services.metrics),
@@ -183,11 +190,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         "users": Users(services),
         "websub": WebSubCallback(services),
         "notifications": Notifications(services),
+        "page": StatusPage(services, signer),
+        "signin": SignIn(services, signer),
+        "page_actions": PageActions(services, signer),
     }
     middleware: list[Any] = [
         BodyLimit(),
         DatabaseSession(services.database),
-        Authenticate(services.listings.user_for_token),
+        Authenticate(
+            services.listings.user_for_token,
+            CookieSessions(signer, services.listings.user_by_id, services.clock),
+        ),
     ]
     app = falcon.App(middleware=middleware)
     app.router_options.converters["id"] = IdConverter

@@ -18,6 +18,7 @@ from .params import MAX_WAIT_S
 from .resources.docs import ASSETS
 from .routes import MAX_ID, Route
 from .schemas import COMPONENTS, DOWNLOAD_STATUS, ID, MODE
+from .session import SESSION_COOKIE
 
 Operation = dict[str, Any]
 
@@ -187,6 +188,40 @@ def _operation(
         operation["security"] = []
     return operation
 
+
+_BACK = {"description": "Back to the page (POST, redirect, GET); a notice says what happened"}
+
+
+def _form(
+    operation_id: str,
+    summary: str,
+    fields: dict[str, dict[str, Any]],
+    parameters: Iterable[str] = (),
+    csrf: str = "the session's CSRF token, in every form of the page",
+    session: bool = True,
+) -> Operation:
+    """Return a form of the status page: urlencoded fields in, 303 to ``/`` out."""
+    schema = {
+        "type": "object",
+        "required": ["csrf", *(name for name in fields if name != "mode")],
+        "properties": {"csrf": {"type": "string", "description": csrf}, **fields},
+    }
+    operation = _operation(
+        operation_id,
+        summary,
+        {"303": _BACK, "403": _json("Error", "The CSRF token is missing or wrong")},
+        parameters=parameters,
+        public=True,
+    )
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": schema}},
+    }
+    operation["security"] = [{"session": []}] if session else []
+    return operation
+
+
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/api/health", "GET"): _operation(
@@ -415,6 +450,43 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ["404"],
         parameters=["TargetId"],
     ),
+    ("/", "GET"): _operation(
+        "statusPage",
+        "The status page (HTML): the sign-in form, or the caller's channels and videos",
+        {"200": {"description": "The page, signed in by the session cookie or not", **_HTML}},
+        public=True,
+    ),
+    ("/page.css", "GET"): _operation(
+        "statusPageStyle",
+        "The status page's style sheet",
+        {"200": {"description": "The style sheet", "content": {"text/css": {}}}},
+        public=True,
+    ),
+    ("/signin", "POST"): _form(
+        "signIn",
+        "Trade an API token for the page's session cookie (HttpOnly, SameSite=Strict)",
+        {"token": {"type": "string", "description": "an API token"}},
+        csrf="the nonce of the sign-in form, which its cookie repeats",
+        session=False,
+    ),
+    ("/signout", "POST"): _form("signOut", "End the page's session", {}),
+    ("/page/channels", "POST"): _form(
+        "pageSubscribe",
+        "Subscribe from the page; the first poll is queued",
+        {"url": {"type": "string"}, "mode": MODE},
+    ),
+    ("/page/channels/{channel_id}/mode", "POST"): _form(
+        "pageChangeMode", "Change a channel's mode from the page", {"mode": MODE}, ["ChannelId"]
+    ),
+    ("/page/channels/{channel_id}/unsubscribe", "POST"): _form(
+        "pageUnsubscribe", "Unsubscribe from the page", {}, ["ChannelId"]
+    ),
+    ("/page/channels/{channel_id}/poll", "POST"): _form(
+        "pagePoll", "Poll a channel now, from the page", {}, ["ChannelId"]
+    ),
+    ("/page/videos/{video_id}/download", "POST"): _form(
+        "pageDownload", "Download a video, from the page", {}, ["VideoId"]
+    ),
 }
 
 
@@ -445,7 +517,10 @@ def document(routes: Iterable[Route]) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            },
             "schemas": COMPONENTS,
             "parameters": PARAMETERS,
         },

@@ -70,4 +70,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/websub/{token}", "websub", ("GET", "POST")),
     Route("/api/notifications", "notifications", ("GET", "POST")),
     Route("/api/notifications/{target_id:id}", "notifications", ("DELETE",), "item"),
+    # The status page: HTML, signed in by a session cookie, not a bearer token.
+    Route("/", "page", ("GET",)),
+    Route("/page.css", "page", ("GET",), "style"),
+    Route("/signin", "signin", ("POST",)),
+    Route("/signout", "page", ("POST",), "signout"),
+    Route("/page/channels", "page_actions", ("POST",), "subscribe"),
+    Route("/page/channels/{channel_id:id}/mode", "page_actions", ("POST",), "mode"),
+    Route("/page/channels/{channel_id:id}/unsubscribe", "page_actions", ("POST",), "unsubscribe"),
+    Route("/page/channels/{channel_id:id}/poll", "page_actions", ("POST",), "poll"),
+    Route("/page/videos/{video_id:id}/download", "page_actions", ("POST",), "download"),
 )

@@ -98,6 +98,24 @@ def test_the_wheel_ships_the_product_only_no_benchmark_or_tests() -> None:
         build_parser().parse_args(["bench", "all"])
 
 
+def test_the_wheel_ships_the_pages_templates_and_assets() -> None:
+    # Outside a checkout (the image, a pip install) a file the package data
+    # leaves out is missing: the status page would not render.
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["api"]
+    api = ROOT / "api"
+    files = [
+        f.relative_to(api).as_posix()
+        for folder in ("templates", "static")
+        for f in (api / folder).rglob("*")
+        if f.is_file()
+    ]
+    assert "templates/page.html" in files and "static/page.css" in files
+    missing = [f for f in files if not any(Path(f).match(g) for g in globs)]
+    assert not missing, missing
+
+
 def test_the_dockerfile_copies_what_exists() -> None:
     for line in (ROOT / "Dockerfile").read_text().splitlines():
         if line.startswith("COPY "):

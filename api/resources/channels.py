@@ -43,7 +43,7 @@ class Channels:
         result = self.subscriptions.subscribe(
             user, body["url"], body.get("mode"), now, self.settings, body.get("include")
         )
-        queued = self._first_poll(result.channel.id, now) if result.created else False
+        queued = first_poll(self.queues, result.channel.id, now) if result.created else False
         if result.created:
             resp.status = falcon.HTTP_201
             resp.location = f"/api/channels/{result.channel.id}"
@@ -76,15 +76,16 @@ class Channels:
         self.subscriptions.unsubscribe(current_user(req), channel_id)
         resp.status = falcon.HTTP_204
 
-    def _first_poll(self, channel_id: int, now: float) -> bool:
-        """Queue a new subscription's first poll through the scheduler's claim.
 
-        The subscription is committed whatever the broker says: a channel is
-        due from the moment it is created, so when the send fails the next
-        tick polls it. The answer reports it rather than failing the request.
-        """
-        try:
-            return bool(self.queues.poll([channel_id], now))
-        except BrokerError as exc:
-            log.warning("api: first poll of channel %s not queued: %s", channel_id, exc)
-            return False
+def first_poll(queues: Any, channel_id: int, now: float) -> bool:
+    """Queue a new subscription's first poll through the scheduler's claim.
+
+    The subscription is committed whatever the broker says: a channel is
+    due from the moment it is created, so when the send fails the next
+    tick polls it. The answer reports it rather than failing the request.
+    """
+    try:
+        return bool(queues.poll([channel_id], now))
+    except BrokerError as exc:
+        log.warning("api: first poll of channel %s not queued: %s", channel_id, exc)
+        return False

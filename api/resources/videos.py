@@ -59,24 +59,38 @@ class Downloads:
         self.clock = services.clock
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, video_id: int) -> None:
-        self.listings.user_video(current_user(req), video_id)  # 404 unless theirs
-        # Twice: a download that fails between our two reads is wanted again.
-        for _ in range(2):
-            if self.downloads.request(video_id, self.clock()):
-                # Marked first, sent second: if the send fails (503) the video
-                # stays pending and the tick's sweep re-sends it.
-                self.queues.download(video_id)
-                resp.status = falcon.HTTP_202
-                resp.media = {"queued": True, "download_status": PENDING}
-                return
-            status = self.listings.video(video_id)["download_status"]
-            if status == PENDING:  # wanted already; its message is queued
-                resp.status = falcon.HTTP_202
-                resp.media = {"queued": False, "download_status": PENDING}
-                return
-            if status not in (NOT_WANTED, FAILED):
-                break
-        raise falcon.HTTPConflict(
-            title="Already downloading or downloaded",
-            description=f"video {video_id} is {status}",
-        )
+        resp.status = falcon.HTTP_202
+        resp.media = request_download(self, current_user(req), video_id)
+
+
+def request_download(services: Any, user: Any, video_id: int) -> dict[str, Any]:
+    """Mark one of the user's videos wanted and queue its download.
+
+    Args:
+        services: has listings, downloads, queues and clock.
+
+    Returns:
+        ``{"queued": …, "download_status": "pending"}``; queued is False
+        when it was wanted already.
+
+    Raises:
+        NotFound: the video is not in the user's feed.
+        falcon.HTTPConflict: it is downloading or downloaded already.
+    """
+    services.listings.user_video(user, video_id)  # 404 unless theirs
+    # Twice: a download that fails between our two reads is wanted again.
+    for _ in range(2):
+        if services.downloads.request(video_id, services.clock()):
+            # Marked first, sent second: if the send fails (503) the video
+            # stays pending and the tick's sweep re-sends it.
+            services.queues.download(video_id)
+            return {"queued": True, "download_status": PENDING}
+        status = services.listings.video(video_id)["download_status"]
+        if status == PENDING:  # wanted already; its message is queued
+            return {"queued": False, "download_status": PENDING}
+        if status not in (NOT_WANTED, FAILED):
+            break
+    raise falcon.HTTPConflict(
+        title="Already downloading or downloaded",
+        description=f"video {video_id} is {status}",
+    )

@@ -21,8 +21,9 @@ from .events import events
 from .hosts import host_json, hosts
 from .notifications import notification_targets
 from .polls import channel_detail, channel_polls
+from .polls import health as channel_health
 from .shapes import channel_json, event_json, iso, video_json
-from .users import only_user, user_for_token, user_json, user_named, users
+from .users import only_user, user_by_id, user_for_token, user_json, user_named, users
 from .videos import (
     DOWNLOAD_STATES,
     FAILED,
@@ -48,6 +49,7 @@ __all__ = [
     "VideoPage",
     "channel",
     "channel_detail",
+    "channel_health",
     "channel_json",
     "channel_polls",
     "channels",
@@ -60,6 +62,7 @@ __all__ = [
     "poll_outcome",
     "poll_outcome_since",
     "subscribed_channel_ids",
+    "user_by_id",
     "user_for_token",
     "user_json",
     "user_named",

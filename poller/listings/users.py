@@ -49,6 +49,11 @@ def user_for_token(token: str) -> User | None:
     return user
 
 
+def user_by_id(user_id: int) -> User | None:
+    """Return the user with this id, or None (a removed user's session ends)."""
+    return User.get_or_none(User.id == user_id)
+
+
 def users(name: str | None = None) -> list[dict[str, Any]]:
     """Return every user (or the one called `name`) with their subscription count, by name.
 

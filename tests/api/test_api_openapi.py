@@ -51,7 +51,7 @@ def test_the_document_lists_every_served_route_and_nothing_else(app: falcon.App)
     document = openapi.document(ROUTES)
 
     assert documented(document) == served(app)
-    assert len(served(app)) == 27
+    assert len(served(app)) == 36
 
 
 def test_the_app_serves_the_document_to_a_caller(alice: Caller) -> None:
@@ -100,7 +100,7 @@ def test_every_link_names_an_operation() -> None:
     assert len(operations) == len(OPERATIONS)
 
 
-def test_only_health_metrics_the_documentation_and_hub_callbacks_are_public() -> None:
+def test_only_health_metrics_docs_hub_callbacks_and_the_page_are_public() -> None:
     document = openapi.document(ROUTES)
     public = {
         path
@@ -115,6 +115,9 @@ def test_only_health_metrics_the_documentation_and_hub_callbacks_are_public() ->
         "/api/docs",
         "/api/docs/{asset}",
         "/websub/{token}",  # a hub carries no token: the path's and the signature stand for one
+        "/",  # the status page's sign-in form, its style sheet, signing in
+        "/page.css",
+        "/signin",
     }
 
 

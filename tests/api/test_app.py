@@ -30,6 +30,9 @@ class FakeListings:
     def user_for_token(self, token: str) -> Any:
         return ALICE if token == "good" else None
 
+    def user_by_id(self, user_id: int) -> Any:  # the status page's session
+        return ALICE if user_id == ALICE.id else None
+
     def channels(self, user: Any, *, everything: bool = False) -> list[dict[str, Any]]:
         return [{"id": 7, "owner": user.name}]
 

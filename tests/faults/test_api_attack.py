@@ -26,10 +26,11 @@ BAD_AUTH = [None, "", "Bearer", "bearer  x", "Bearer x", "Basic YWxpY2U6cHc=", "
             "Bearer " + "A" * 100_000]  # fmt: skip
 
 
-def operations(live: LiveAPI) -> list[tuple[str, str, bool]]:
-    """Every (method, path, public) of the OpenAPI document the server serves, ids filled in.
+def operations(live: LiveAPI) -> list[tuple[str, str, str]]:
+    """Every (method, path, security) of the OpenAPI document the server serves, ids filled in.
 
-    An operation is public when the document says it needs no token (`security: []`).
+    Security is "public" (the document says `security: []`), "session" (a form
+    of the status page, signed in by cookie) or "bearer" (the default: a token).
     """
     document = httpx.get(
         f"{live.base}/api/openapi.json", headers=live.headers("alice"), timeout=10
@@ -39,33 +40,38 @@ def operations(live: LiveAPI) -> list[tuple[str, str, bool]]:
         path = re.sub(r"\{\w+\}", "1", template)
         for method, operation in item.items():
             if method in ("get", "post", "patch", "delete", "put"):
-                found.append((method.upper(), path, operation.get("security") == []))
+                security = operation.get("security")
+                kind = "public" if security == [] else "session" if security else "bearer"
+                found.append((method.upper(), path, kind))
     return found
 
 
 # What may answer without a token: the health check, the metrics, the API's
 # documentation, and the WebSub callbacks (a hub has no token; it proves itself
 # with the subscription's own callback token and secret).
-# The status page's own routes sign in with a session cookie, not a token.
-PAGES: set[str] = set()
+# The status page: its sign-in form and what it shows before one.
+PAGES = {"/", "/page.css", "/signin"}
 PUBLIC = {"/api/health", "/metrics", "/api/openapi.json", "/api/docs", "/api/docs/1", "/websub/1"}
 
 
 def test_only_health_metrics_and_docs_answer_without_a_valid_token(live_api: LiveAPI) -> None:
     walked = operations(live_api)
-    assert len(walked) >= 12 and ("GET", "/api/health", True) in walked
-    assert {path for _, path, public in walked if public} <= PUBLIC | PAGES
+    assert len(walked) >= 12 and ("GET", "/api/health", "public") in walked
+    assert {path for _, path, kind in walked if kind == "public"} <= PUBLIC | PAGES
     with httpx.Client(base_url=live_api.base, timeout=10) as client:
-        for method, path, public in walked:
+        for method, path, kind in walked:
             for auth in BAD_AUTH:
                 headers = {} if auth is None else {"Authorization": auth}
                 answer = client.request(method, path, headers=headers, json={})
                 if auth and len(auth) > 8190:  # gunicorn's header limit refuses it first
                     assert answer.status_code in (400, 431), (method, path, answer.text)
                     continue
-                if public:  # it answers without a token, and never with a token's data
+                if kind == "public":  # it answers without a token, never with a user's data
                     assert answer.status_code < 500 and answer.status_code != 401, (method, path)
                     assert live_api.tokens["alice"] not in answer.text
+                    continue
+                if kind == "session":  # a page form without a session: back to sign in
+                    assert answer.status_code in (303, 403), (method, path, answer.status_code)
                     continue
                 assert answer.status_code == 401, (method, path, auth, answer.text)
                 assert answer.headers["www-authenticate"].startswith("Bearer")

@@ -116,9 +116,7 @@ class _Budget:
         self.exhausted: set[int] = set()
         self.due: dict[int, float] = {}
 
-    def grant(
-        self, rows: list[tuple[int, int | None, float]]
-    ) -> list[tuple[int, int, str | None]]:
+    def grant(self, rows: list[tuple[int, int | None, float]]) -> list[tuple[int, int, str | None]]:
         """Reserve slots for claimed channels; release the rest; return (id, delay ms, probe).
 
         `rows` come earliest due first, so the earliest slots go to them; each

@@ -71,6 +71,8 @@ def enqueue_polls(
             skip_hosts=budget.exhausted,
             ahead=AHEAD_S if due_only else 0.0,
         )
+        if not due_only:  # a manual poll or a push: now, whenever the channel is due
+            rows = [(channel_id, host_id, now) for channel_id, host_id, _ in rows]
         sends = budget.grant(rows)
         written, batched = 0, False
         try:

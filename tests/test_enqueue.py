@@ -80,6 +80,15 @@ def test_a_manual_poll_sends_only_the_channels_asked_for() -> None:
     actor = Actor()
     sent = enqueue.enqueue_polls(actor, NOW, SETTINGS, due_only=False, channel_ids=[ids[2]])
     assert (sent, actor.sent) == (1, [ids[2]])
+    assert ids[2] not in actor.options  # at once, not at its due time an hour away
+
+
+def test_a_manual_poll_of_a_hosted_channel_goes_at_its_slot_not_its_due_time() -> None:
+    ids, _ = make_hosted(1)
+    Channel.update(next_poll_at=NOW + 30).execute()  # due before the next tick
+    actor = Actor()
+    assert enqueue.enqueue_polls(actor, NOW, SETTINGS, due_only=False, channel_ids=ids) == 1
+    assert actor.options.get(ids[0], {}).get("delay") is None  # its slot is now
 
 
 def make_hosted(count: int, host: str = "127.0.0.1:9") -> tuple[list[int], int]:

@@ -20,6 +20,7 @@ from . import (
     config,
     downloads,
     host_health,
+    host_store,
     host_turn,
     metrics,
     notify,
@@ -84,6 +85,7 @@ def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     """Mark degraded hosts, claim due channels and send their polls, re-send lost downloads."""
     settings = config.get()
     host_health.refresh_degraded(time.time())
+    host_store.refresh_shares()  # each host's channel count and weights, for the polls' cadence
     sent = enqueue_polls(
         poll_channel, time.time(), settings, due_only=due_only, channel_ids=channel_ids
     )

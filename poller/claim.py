@@ -29,7 +29,7 @@ def claim(
     See `claim_with_hosts`, which this is without the hosts.
     """
     rows = claim_with_hosts(now, lease, due_only=due_only, channel_ids=channel_ids, limit=limit)
-    return [channel_id for channel_id, _ in rows]
+    return [channel_id for channel_id, _, _ in rows]
 
 
 def claim_with_hosts(
@@ -40,8 +40,9 @@ def claim_with_hosts(
     channel_ids: Sequence[int] | None = None,
     limit: int = BATCH,
     skip_hosts: Collection[int] = (),
-) -> list[tuple[int, int | None]]:
-    """Claim up to `limit` channels; return (id, host id) pairs, most overdue first.
+    ahead: float = 0.0,
+) -> list[tuple[int, int | None, float]]:
+    """Claim up to `limit` channels; return (id, host id, due time), most overdue first.
 
     Channels of a paused host, or one whose probe is out, are not claimed:
     they stay due, charged nothing, until the host takes requests again
@@ -54,13 +55,16 @@ def claim_with_hosts(
             every subscribed channel (a manual "poll all").
         channel_ids: restrict the claim to these channels.
         limit: the most channels to claim in one statement.
+        skip_hosts: claim none of these hosts' channels (their budget is spent).
+        ahead: with `due_only`, also claim channels due within this many
+            seconds (the tick sends those with a delay to their due time).
     """
     if channel_ids is not None and not channel_ids:
         return []
     # `next_poll_at` is NULL for channels nobody subscribes to, or all subscribers paused.
     wanted = Channel.next_poll_at.is_null(False) & (Channel.claimed_until < now)
     if due_only:
-        wanted &= Channel.next_poll_at <= now
+        wanted &= Channel.next_poll_at <= now + ahead
     if channel_ids is not None:
         wanted &= Channel.id.in_(list(channel_ids))
     blocked = Host.select(Host.id).where(
@@ -83,7 +87,7 @@ def claim_with_hosts(
     )
     with db.atomic():
         rows = sorted(query.tuples().execute(), key=lambda row: row[2] or 0)
-    return [(channel_id, host_id) for channel_id, host_id, _ in rows]
+    return [(channel_id, host_id, due or now) for channel_id, host_id, due in rows]
 
 
 def release(channel_ids: Sequence[int]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import kinds, window
+from . import cadence, kinds, window
 from .arrivals import Arrival, Seen, sort_arrivals
 from .fetch import FetchResult
 from .gating import Gate, should_download
@@ -63,6 +63,8 @@ class ChannelState:
     playlists_of: str | None = None
     last_good_poll: float | None = None  # when the channel last polled fine
     upcoming_due_at: float | None = None  # earliest re-check of its upcoming videos
+    # Its host's routine budget; None: not budgeted (no host), today's rule.
+    host_share: cadence.HostShare | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class Reschedule:
     interval_s: float
     etag: str | None = None
     last_modified: str | None = None
+    weight: float | None = None  # its share of the host's budget (poller/cadence.py)
 
 
 @dataclass(frozen=True)
@@ -212,13 +215,22 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
     if is_due and seen.upcoming is None:
         return LoadUpcoming()
     if response.status == 304 and channel.cataloged and not is_due:
-        plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
+        plan = reschedule(
+            channel.upload_times, now, bounds, response, channel.upcoming_due_at, channel.host_share
+        )
         return FinishUnchanged(NOT_MODIFIED, plan, channel.warning)  # the body is as it was
     if response.status != 304 and seen.feed is None:
         # Most polls end here: every id the scan read is stored, nothing is parsed.
         unchanged = seen.scanned is not None and seen.scanned <= seen.known
         if unchanged and channel.cataloged and not is_due:
-            plan = reschedule(channel.upload_times, now, bounds, response, channel.upcoming_due_at)
+            plan = reschedule(
+                channel.upload_times,
+                now,
+                bounds,
+                response,
+                channel.upcoming_due_at,
+                channel.host_share,
+            )
             return FinishUnchanged(UNCHANGED, plan, None)  # well-formed: the scan read it
         return Parse()
 
@@ -319,7 +331,7 @@ def next_step(seen: Observed, now: float, bounds: Bounds) -> Decision:
         ),
         upcoming_due_at=due_at,
         history=history,
-        reschedule=reschedule(history, now, bounds, response, due_at),
+        reschedule=reschedule(history, now, bounds, response, due_at, channel.host_share),
         catalog_error=listing.error,
         title=feed.title,
         warning=feed.warning if seen.feed is not None else channel.warning,
@@ -365,12 +377,21 @@ def reschedule(
     bounds: Bounds,
     response: FetchResult,
     upcoming_due_at: float | None = None,
+    host_share: cadence.HostShare | None = None,
 ) -> Reschedule:
     """Return when to poll next after a success, and the validators to keep.
 
-    An upcoming video's re-check brings the next poll forward to it.
+    A channel on a host polls as often as its share of the host's budget
+    allows (`cadence.budget_interval`); one without a host, at about 24 polls
+    per typical gap (`schedule.interval_after_success`). An upcoming video's
+    re-check brings the next poll forward to it.
     """
-    interval = interval_after_success(history, now, bounds)
+    weight = None
+    if host_share is None:
+        interval = interval_after_success(history, now, bounds)
+    else:
+        planned = cadence.budget_interval(history, now, host_share, bounds)
+        interval, weight = planned.interval_s, planned.weight
     hint = max(filter(None, (response.max_age_s, response.retry_after_s)), default=None)
     at = next_poll_at(now, interval, hint, bounds)
     if upcoming_due_at is not None:
@@ -380,4 +401,5 @@ def reschedule(
         interval_s=interval,
         etag=response.etag,
         last_modified=response.last_modified,
+        weight=weight,
     )

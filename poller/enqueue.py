@@ -6,6 +6,10 @@ its claimed channels, and each message is sent with a Dramatiq delay to its
 slot. A host is claimed no further than its budget allows within a tick; the
 rest of its channels stay due. A paused host's channels are not claimed at
 all; when its pause ends, one channel is sent as the probe.
+
+The tick also claims the channels due before the next tick (AHEAD_S) and
+sends each with a delay to its due time or its slot, whichever is later, so
+a 300 s interval is 300 s, not the next minute after it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ log = logging.getLogger(__name__)
 # A slot this close is sent at once: Dramatiq's delay queue is no more precise
 # than this, and a poll takes longer anyway (a budget of 1000/s is no budget).
 SEND_NOW_MS = 50
+
+# A tick claims channels due up to its next one (periodiq's cron is a minute).
+AHEAD_S = 60.0
+# The longest delay a tick sends: a due time up to AHEAD_S ahead, or a slot
+# within the minute `hosts.tick_allowance` grants. The claim's lease is
+# lengthened by it, so it still covers the poll after the delay.
+MAX_DELAY_S = max(AHEAD_S, hosts.TICK_HORIZON)
 
 
 def enqueue_polls(
@@ -53,12 +64,15 @@ def enqueue_polls(
     while True:
         rows = claim_with_hosts(
             now,
-            settings.claim_lease,
+            settings.claim_lease + MAX_DELAY_S,
             due_only=due_only,
             channel_ids=channel_ids,
             limit=BATCH,
             skip_hosts=budget.exhausted,
+            ahead=AHEAD_S if due_only else 0.0,
         )
+        if not due_only:  # a manual poll or a push: now, whenever the channel is due
+            rows = [(channel_id, host_id, now) for channel_id, host_id, _ in rows]
         sends = budget.grant(rows)
         written, batched = 0, False
         try:
@@ -102,16 +116,23 @@ class _Budget:
         self.hosts = {row[0]: row[1:] for row in query.tuples()}
         self.granted: dict[int, int] = {}
         self.exhausted: set[int] = set()
+        self.due: dict[int, float] = {}
 
-    def grant(self, rows: list[tuple[int, int | None]]) -> list[tuple[int, int, str | None]]:
-        """Reserve slots for claimed channels; release the rest; return (id, delay ms, probe)."""
+    def grant(self, rows: list[tuple[int, int | None, float]]) -> list[tuple[int, int, str | None]]:
+        """Reserve slots for claimed channels; release the rest; return (id, delay ms, probe).
+
+        `rows` come earliest due first, so the earliest slots go to them; each
+        message waits for its due time or its slot, whichever is later.
+        """
         by_host: dict[int | None, list[int]] = {}
-        for channel_id, host_id in rows:
+        self.due = {channel_id: due for channel_id, _, due in rows}
+        for channel_id, host_id, _ in rows:
             by_host.setdefault(host_id, []).append(channel_id)
         sends: list[tuple[int, int, str | None]] = []
         for host_id, ids in by_host.items():
             if host_id is None or host_id not in self.hosts:
-                sends += [(channel_id, 0, None) for channel_id in ids]  # not linked: unbudgeted
+                # Not linked: unbudgeted, sent at its due time.
+                sends += [(c, hosts.delay_ms(self.due[c], self.now), None) for c in ids]
                 continue
             sends += self._grant_host(host_id, ids)
         return sends
@@ -134,6 +155,6 @@ class _Budget:
         if probe:
             log.info("host %s: its pause ended; channel %s is the probe", name, keep[0])
         return [
-            (channel_id, hosts.delay_ms(slot, self.now), probe)
+            (channel_id, hosts.delay_ms(max(slot, self.due[channel_id]), self.now), probe)
             for channel_id, slot in zip(keep, reservation.slots, strict=False)
         ]

@@ -18,7 +18,7 @@ from typing import cast
 from peewee import Case, PostgresqlDatabase, fn
 
 from . import host_signals, hosts
-from .models import Host, db
+from .models import Channel, Host, db
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,18 @@ def mark_degraded(name: str, now: float) -> None:
 def clear_degraded(name: str) -> None:
     """Clear the host's degraded flag (1 query)."""
     Host.update(degraded_since=None).where(Host.name == name).execute()
+
+
+def refresh_shares() -> None:
+    """Count each host's polled channels and add up their weights (1 query).
+
+    The tick runs it once before it claims; a poll reads the two numbers
+    with its channel (`reads.load`) to split the budget (`poller.cadence`).
+    """
+    polled = Channel.next_poll_at.is_null(False) & (Channel.host == Host.id)
+    count = Channel.select(fn.COUNT(Channel.id)).where(polled)
+    weights = Channel.select(fn.COALESCE(fn.SUM(Channel.poll_weight), 0)).where(polled)
+    Host.update(polled_channels=count, weight_sum=weights).execute()
 
 
 def list_hosts(names: Iterable[str] | None = None) -> list[HostState]:

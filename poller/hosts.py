@@ -70,6 +70,9 @@ def reserve_slots(
     return [start + i * interval for i in range(n)], start + n * interval
 
 
+TICK_HORIZON = 60.0  # a tick grants a host's slots this far ahead (its period)
+
+
 def slots_within(next_slot_at: float, now: float, rate: float, horizon: float) -> int:
     """Return how many requests fit in the host's budget before `now + horizon`.
 
@@ -87,7 +90,7 @@ def tick_allowance(
     probe_until: float | None,
     now: float,
     rate: float,
-    horizon: float = 60.0,
+    horizon: float = TICK_HORIZON,
 ) -> int:
     """Return how many of a host's due channels a tick may claim.
 

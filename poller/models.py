@@ -85,6 +85,10 @@ class Host(BaseModel):
     forbidden_count = IntegerField(default=0)
     forbidden_since = DoubleField(null=True)
     degraded_since = DoubleField(null=True)
+    # Its polled channels and the sum of their `poll_weight`, kept by the tick
+    # (`host_store.refresh_shares`): how a poll splits the budget (poller/cadence.py).
+    polled_channels = IntegerField(default=0)
+    weight_sum = DoubleField(default=0)
 
 
 class Channel(BaseModel):
@@ -127,6 +131,9 @@ class Channel(BaseModel):
     # The host its polls spend from (poller/hosts.py); set at subscribe, and
     # by `db init` for rows from before the column. NULL: not budgeted.
     host = ForeignKeyField(Host, null=True, on_delete="SET NULL")
+    # Its share of its host's budget (poller/cadence.py), written by each
+    # successful poll; NULL until the first.
+    poll_weight = DoubleField(null=True)
     # How the last failure counted for the host (poller.host_signals.classify);
     # meaningful while last_outcome is "failed". Degraded hosts are found by it.
     last_failure_kind = CharField(max_length=16, null=True)

@@ -20,6 +20,7 @@ from peewee import DatabaseError, InterfaceError
 
 from . import (
     alerts,
+    cadence,
     decide,
     host_effects,
     host_signals,
@@ -46,6 +47,7 @@ from .decide import (
 )
 from .errors import InternalError, PermanentError, PollError
 from .fetch import FetchResult, fetch
+from .host_links import rate_of
 from .models import Channel
 from .parse import Entry, ParsedFeed, parse_feed
 from .scan import scan_ids
@@ -186,7 +188,7 @@ def poll_once(
         error = f"the poll stopped its worker {channel.poll_attempts} times in a row"
         return _fail(channel, now, bounds, PermanentError(error), rng, lease=0)
     try:
-        result = _poll(channel, now, settings, bounds)
+        result = _poll(channel, now, settings, bounds, host)
     except PollError as exc:
         lease = settings.claim_lease if retrying else 0
         verdict = host_effects.after_failure(
@@ -211,7 +213,7 @@ def poll_once(
             exc = PermanentError(f"gone: {exc}")
         found = None
         if not verdict.charge:  # the platform's outage: the listing may still tell
-            found = _uploads_from_listing(channel, now, settings, bounds)
+            found = _uploads_from_listing(channel, now, settings, bounds, host)
         failed = _fail(channel, now, bounds, exc, rng, lease=lease, verdict=verdict)
         if found is None:
             return failed
@@ -246,7 +248,9 @@ def poll_once(
     return result
 
 
-def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> PollResult:
+def _poll(
+    channel: Channel, now: float, settings: Settings, bounds: Bounds, host: reads.HostOf
+) -> PollResult:
     """Fetch, then apply `decide.next_step` until it finishes or stores."""
     # A re-check of upcoming videos reads the whole feed: whether one is still
     # in it says whether it is gone, which a 304 would not tell.
@@ -264,7 +268,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
         raise PermanentError(f"bot check: {BOT_CHECK_TEXT} (an HTML page, not the feed)")
     if response.status == 200:
         websub_store.seen_feed(channel, response.body, now, settings)  # <link rel="hub">
-    seen = Observed(_state(channel, settings), response)
+    seen = Observed(_state(channel, settings, host), response)
     if response.status != 304 and (ids := scan_ids(response.body)) is not None:
         scanned = frozenset(ids)
         known = frozenset(reads.known_ids(channel.id, scanned))
@@ -273,7 +277,7 @@ def _poll(channel: Channel, now: float, settings: Settings, bounds: Bounds) -> P
 
 
 def _uploads_from_listing(
-    channel: Channel, now: float, settings: Settings, bounds: Bounds
+    channel: Channel, now: float, settings: Settings, bounds: Bounds, host: reads.HostOf
 ) -> PollResult | None:
     """Read a channel's new uploads from its catalog listing while its host's feeds fail.
 
@@ -293,7 +297,7 @@ def _uploads_from_listing(
     newest = list(listing.entries)[: window.WINDOW]
     known = frozenset(reads.known_ids(channel.id, [e.external_id for e in newest]))
     seen = Observed(
-        replace(_state(channel, settings), playlists_of=None),
+        replace(_state(channel, settings, host), playlists_of=None),
         FetchResult(200, b"", None, None, None, None),  # no feed: no validators to keep
         feed=ParsedFeed(title="", entries=newest),
         known=known,
@@ -345,7 +349,10 @@ def _is_bot_check(body: bytes) -> bool:
     return host_signals.classify(200, body[:4096]) == host_signals.BOT_CHECK
 
 
-def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
+def _state(channel: Channel, settings: Settings, host: reads.HostOf) -> decide.ChannelState:
+    share = None
+    if host.name is not None:
+        share = cadence.HostShare(host.channels, host.weight_sum, rate_of(host.name, settings))
     return decide.ChannelState(
         polled_before=channel.last_polled_at is not None,
         cataloged=channel.cataloged_at is not None,
@@ -355,6 +362,7 @@ def _state(channel: Channel, settings: Settings) -> decide.ChannelState:
         playlists_of=sources.playlists_of(channel.kind, channel.external_id),
         last_good_poll=channel.last_polled_at,
         upcoming_due_at=channel.upcoming_due_at,
+        host_share=share,
     )
 
 

@@ -33,6 +33,8 @@ def _with_host() -> Any:
         Host.paused_until.alias("host_paused_until"),
         Host.probe_until.alias("host_probe_until"),
         Host.degraded_since.alias("host_degraded_since"),
+        Host.polled_channels.alias("host_polled_channels"),
+        Host.weight_sum.alias("host_weight_sum"),
     ).join(Host, JOIN.LEFT_OUTER, on=(Channel.host == Host.id))
 
 
@@ -44,6 +46,8 @@ class HostOf:
     paused_until: float | None
     probe_until: float | None
     degraded: bool
+    channels: int = 0  # its polled channels, as the last tick counted them
+    weight_sum: float = 0.0  # the sum of their weights (poller/cadence.py)
 
 
 def host_of(channel: Channel) -> HostOf:
@@ -54,16 +58,23 @@ def host_of(channel: Channel) -> HostOf:
     """
     if not hasattr(channel, "host_name") and channel.host_id is not None:
         query: Any = Host.select(
-            Host.name, Host.paused_until, Host.probe_until, Host.degraded_since
+            Host.name,
+            Host.paused_until,
+            Host.probe_until,
+            Host.degraded_since,
+            Host.polled_channels,
+            Host.weight_sum,
         ).where(Host.id == channel.host_id)
         row = query.tuples().first()
         if row is not None:
-            return HostOf(row[0], row[1], row[2], row[3] is not None)
+            return HostOf(row[0], row[1], row[2], row[3] is not None, row[4], row[5])
     return HostOf(
         getattr(channel, "host_name", None),
         getattr(channel, "host_paused_until", None),
         getattr(channel, "host_probe_until", None),
         getattr(channel, "host_degraded_since", None) is not None,
+        getattr(channel, "host_polled_channels", None) or 0,
+        getattr(channel, "host_weight_sum", None) or 0.0,
     )
 
 

@@ -208,6 +208,8 @@ def _finish(channel: Channel, now: float, plan: Reschedule, extra: dict) -> None
         Channel.claimed_until: 0,
         **extra,
     }
+    if plan.weight is not None:
+        fields[Channel.poll_weight] = plan.weight
     if plan.etag is not None:
         fields[Channel.etag] = plan.etag
     if plan.last_modified is not None:

@@ -80,6 +80,15 @@ def test_a_manual_poll_sends_only_the_channels_asked_for() -> None:
     actor = Actor()
     sent = enqueue.enqueue_polls(actor, NOW, SETTINGS, due_only=False, channel_ids=[ids[2]])
     assert (sent, actor.sent) == (1, [ids[2]])
+    assert ids[2] not in actor.options  # at once, not at its due time an hour away
+
+
+def test_a_manual_poll_of_a_hosted_channel_goes_at_its_slot_not_its_due_time() -> None:
+    ids, _ = make_hosted(1)
+    Channel.update(next_poll_at=NOW + 30).execute()  # due before the next tick
+    actor = Actor()
+    assert enqueue.enqueue_polls(actor, NOW, SETTINGS, due_only=False, channel_ids=ids) == 1
+    assert actor.options.get(ids[0], {}).get("delay") is None  # its slot is now
 
 
 def make_hosted(count: int, host: str = "127.0.0.1:9") -> tuple[list[int], int]:
@@ -121,3 +130,38 @@ def test_a_paused_host_is_not_claimed_and_its_end_sends_one_probe() -> None:
     assert actor.options[probe]["probe"]
     # While the probe is out, nobody else goes to the host.
     assert enqueue.enqueue_polls(Actor(), NOW + 902, SETTINGS) == 0
+
+
+def test_a_channel_due_before_the_next_tick_is_sent_with_a_delay_to_its_due_time() -> None:
+    host_id = host_store.ensure_host("127.0.0.1:9", NOW)
+    dues = {"soon": NOW + 20, "last": NOW + 60, "later": NOW + 61, "free": NOW + 30}
+    for name, due in dues.items():
+        Channel.create(
+            kind="feed",
+            feed_url=f"http://127.0.0.1:9/{name}",
+            created_at=NOW,
+            next_poll_at=due,
+            host=None if name == "free" else host_id,  # "free": linked to no host
+        )
+    ids = {c.feed_url.rsplit("/", 1)[1]: c.id for c in Channel.select()}
+    actor = Actor()
+    assert enqueue.enqueue_polls(actor, NOW, Settings(host_rate=2.0)) == 3
+    assert ids["later"] not in actor.sent  # the next tick's
+    assert {n: actor.options[ids[n]]["delay"] for n in ("soon", "last", "free")} == {
+        "soon": 20_000,
+        "last": 60_000,
+        "free": 30_000,
+    }
+    # The claim outlasts the delay by the whole lease: no tick claims them again.
+    claimed = Channel.get_by_id(ids["last"]).claimed_until
+    assert claimed == NOW + SETTINGS.claim_lease + enqueue.MAX_DELAY_S
+    assert enqueue.enqueue_polls(Actor(), NOW + 60, Settings(host_rate=2.0)) == 1  # "later"
+
+
+def test_a_due_time_waits_for_a_later_host_slot() -> None:
+    ids, host_id = make_hosted(3)
+    Channel.update(next_poll_at=NOW + 1).execute()  # all three due in a second
+    actor = Actor()
+    assert enqueue.enqueue_polls(actor, NOW, Settings(host_rate=1.0)) == 3
+    delays = sorted(actor.options[c]["delay"] for c in ids)
+    assert delays == [1000, 1000, 2000]  # slots at 0, 1, 2 s; none before its due time

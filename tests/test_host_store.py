@@ -236,3 +236,31 @@ def test_db_init_creates_the_host_table_in_an_existing_database(
     columns = {column.name for column in db.get_columns("host")}
     assert {field.column_name for field in Host._meta.sorted_fields} == columns
     assert host_store.reserve(HOST, 1, 2, NOW).slots == (NOW,)
+
+
+def test_the_tick_counts_each_host_s_polled_channels_and_their_weights() -> None:
+    from poller.models import Channel
+
+    ids = host_store.ensure_hosts([HOST, "feeds.example"], NOW)
+    rows = [
+        (HOST, NOW, 0.5),
+        (HOST, NOW, 0.25),
+        (HOST, NOW, None),  # never polled: counted, weighs nothing yet
+        (HOST, None, 0.5),  # nobody subscribes: not polled, not counted
+        ("feeds.example", NOW, 0.125),
+    ]
+    for i, (name, next_poll_at, weight) in enumerate(rows):
+        Channel.create(
+            kind="feed",
+            feed_url=f"http://127.0.0.1/{i}",
+            created_at=NOW,
+            next_poll_at=next_poll_at,
+            host=ids[name],
+            poll_weight=weight,
+        )
+    Host.create(name="idle.example", created_at=NOW, polled_channels=7, weight_sum=3.0)
+    with count_queries() as queries:
+        host_store.refresh_shares()
+    assert len(queries) == 1
+    shares = {h.name: (h.polled_channels, h.weight_sum) for h in Host.select()}
+    assert shares == {HOST: (3, 0.75), "feeds.example": (1, 0.125), "idle.example": (0, 0)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -340,3 +341,37 @@ def test_an_unexpected_exception_is_recorded_and_backs_the_channel_off(
     monkeypatch.undo()
     assert pipeline.poll_channel(channel.id, now + 1, settings).outcome != pipeline.POLL_FAILED
     assert Channel.get_by_id(channel.id).consecutive_failures == 0
+
+
+def test_a_channel_on_a_host_is_polled_as_often_as_its_share_of_the_budget(
+    feeds: FeedServer, settings
+) -> None:
+    from poller import cadence, host_store
+    from poller.models import Host
+
+    source = feeds.add_channel()
+    for days in range(10, 0, -1):  # a daily channel
+        source.upload(published=time.time() - days * 86400)
+    channel = subscribe(make_user(), youtube_url(source.id))
+    poll(channel, settings)
+    # A tick counts the host: as many channels, all weighing as this one, as
+    # give each one poll every 2,000 s within half of the host's rate.
+    weight = Channel.get_by_id(channel.id).poll_weight
+    assert weight is not None and 0 < weight <= 1
+    host_store.refresh_shares()
+    assert Host.get().polled_channels == 1 and Host.get().weight_sum == pytest.approx(weight)
+    many = round(2000 * settings.host_rate * 0.5)
+    now = time.time()
+    history = json.loads(Channel.get_by_id(channel.id).upload_history)
+    alike = cadence.weight(history, now, 2000)  # its weight at the host's fair interval
+    Host.update(polled_channels=many, weight_sum=many * alike).execute()
+
+    with count_queries() as statements:
+        result = poll(channel, settings, at=now)
+
+    assert result.outcome in (pipeline.UNCHANGED, pipeline.NOT_MODIFIED)
+    polled = Channel.get_by_id(channel.id)
+    assert polled.interval_s == pytest.approx(2000, rel=0.01)  # the old rule: a day / 24
+    assert polled.poll_weight == pytest.approx(alike)
+    assert polled.next_poll_at == pytest.approx(now + 2000, rel=1e-6)
+    assert len(statements) <= 4  # the host's count came with the channel

@@ -28,11 +28,15 @@ def _count_poll(channel_id: int, settings: Any) -> tuple[int, str, int]:
 
 
 def scenario_queries(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any]:
-    from poller import subscriptions
+    from poller import host_links, host_store, subscriptions
 
     with open_world(args, channels=1, uploads=3, validators=False) as world:
         settings = world.settings
         (channel,) = populate(world, 1)
+        # Linked to its host, as `subscribe` links a channel, and counted by
+        # a tick: the poll spends from the host's budget (poller/cadence.py).
+        host_links.backfill(settings, time.time())
+        host_store.refresh_shares()
         unchanged, outcome, _ = _count_poll(channel, settings)
         assert outcome == "unchanged", outcome
         world.feeds.control("set", validators=1)

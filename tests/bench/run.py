@@ -23,7 +23,18 @@ from tests.support.procs import ROOT
 
 from .report import log, print_table
 
-SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet", "peers")
+SCENARIOS = (
+    "fanout",
+    "steady",
+    "304",
+    "queries",
+    "fairness",
+    "memory",
+    "scale",
+    "fleet",
+    "peers",
+    "freshness",
+)
 
 # name: (default, --quick, help)
 SIZES: dict[str, tuple[Any, Any, str]] = {
@@ -42,6 +53,9 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
     "slow_seconds": (10.0, 1.0, "how long a slow channel's feed takes (fairness)"),
     "processes": (2, 1, "worker processes (RabbitMQ)"),
     "threads": (16, 4, "threads per worker process (a poll mostly waits: more than cores)"),
+    "freshness_channels": (1000, 200, "simulated channels on one host (freshness)"),
+    "freshness_days": (14.0, 3.0, "simulated days (freshness)"),
+    "push_share": (0.9, 0.9, "share of uploads a push announces (freshness)"),
 }
 
 

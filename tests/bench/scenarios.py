@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .channels import finished_since, make_due, populate
+from .freshness import scenario_freshness
 from .peers import scenario_peers
 from .postgres import scenario_fleet
 from .queries import scenario_queries
@@ -249,4 +250,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "scale": scenario_scale,
     "fleet": scenario_fleet,
     "peers": scenario_peers,
+    "freshness": scenario_freshness,
 }

@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from collections import OrderedDict
 from typing import IO, Any
 
 # Imported once, when the worker starts: the cost a `python -m yt_dlp` pays on every run.
@@ -33,10 +34,26 @@ _plugins: dict[str, list[str]] = {}  # "dirs": the yt-dlp `plugin_dirs` loaded, 
 PARENT_CHECK_S = 0.5
 
 
+class _Switch:
+    """A text stream that writes into the current job's buffer."""
+
+    def __init__(self) -> None:
+        self.to: IO[str] = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.to.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 class _Capture:
     """The YoutubeDL ``logger``: its errors and warnings, as the CLI writes them on stderr."""
 
-    def __init__(self, err: IO[str]) -> None:
+    def __init__(self, err: _Switch) -> None:
         self.err = err
 
     def debug(self, message: str) -> None:
@@ -52,12 +69,49 @@ class _Capture:
         self.err.write(f"{message}\n")  # yt-dlp prefixes its own "ERROR:"
 
 
+class _Downloader:
+    """A YoutubeDL and the streams it writes to, pointed at each job's buffers in turn."""
+
+    def __init__(self, ydl_opts: dict[str, Any]) -> None:
+        self.out, self.err = _Switch(), _Switch()
+        # YoutubeDL binds sys.stdout when it is made: -J's JSON goes to `out`.
+        with contextlib.redirect_stdout(self.out):  # type: ignore[type-var]
+            self.ydl = yt_dlp.YoutubeDL({**ydl_opts, "logger": _Capture(self.err)})
+
+    def download(self, urls: list[str], out: IO[str], err: IO[str]) -> int:
+        self.out.to, self.err.to = out, err
+        # What one run of the CLI starts from; the rest is what a run of the CLI over
+        # several URLs shares between them (extractors, their caches, connections).
+        self.ydl._download_retcode = 0
+        self.ydl._num_downloads = 0
+        self.ydl._printed_messages.clear()
+        code: int = self.ydl.download(urls)
+        return code
+
+    def close(self) -> None:
+        self.ydl.close()
+
+
+# Making a YoutubeDL costs more CPU than listing a feed (its ~1,800 extractors sorted, an
+# SSL context loaded): jobs of the same options reuse one, as the CLI given several URLs.
+_REUSED = 4
+_downloaders: OrderedDict[tuple[str, ...], _Downloader] = OrderedDict()
+
+
+def _reuse_key(argv: list[str], ydl_opts: dict[str, Any]) -> tuple[str, ...] | None:
+    # A cookies file is read when a YoutubeDL is made and written when it closes: a job
+    # that uses one gets a YoutubeDL of its own, as each CLI run did.
+    if "--" not in argv or ydl_opts.get("cookiefile") or ydl_opts.get("cookiesfrombrowser"):
+        return None
+    return tuple(argv[: argv.index("--")])
+
+
 def serve(argv: list[str]) -> dict[str, Any]:
     """Run one yt-dlp command line in this process; return its code, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    # YoutubeDL binds sys.stdout when it is made: -J's JSON lands in `out`. Whatever yt-dlp
-    # writes to sys.stderr itself (a traceback, a deprecation) joins its logged errors.
+    # Whatever yt-dlp writes to sys.stderr itself (a traceback, a deprecation) joins its
+    # logged errors.
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             parsed = yt_dlp.parse_options(argv)
@@ -68,8 +122,7 @@ def serve(argv: list[str]) -> dict[str, Any]:
                 if plugin_dirs.value:
                     load_all_plugins()
                 _plugins["dirs"] = list(parsed.options.plugin_dirs)
-            with yt_dlp.YoutubeDL({**parsed.ydl_opts, "logger": _Capture(err)}) as ydl:
-                code = ydl.download(parsed.urls)
+            code = _download(argv, parsed.ydl_opts, parsed.urls, out, err)
         except SystemExit as exc:  # optparse's usage error: it printed why
             code = exc.code if isinstance(exc.code, int) else 2
         except optparse.OptParseError as exc:
@@ -84,6 +137,27 @@ def serve(argv: list[str]) -> dict[str, Any]:
             err.write(f"ERROR: {type(exc).__name__}: {exc}\n")
             code = 1
     return {"code": code, "out": out.getvalue(), "err": err.getvalue()}
+
+
+def _download(
+    argv: list[str], ydl_opts: dict[str, Any], urls: list[str], out: IO[str], err: IO[str]
+) -> int:
+    key = _reuse_key(argv, ydl_opts)
+    downloader = _downloaders.pop(key, None) if key is not None else None
+    if downloader is None:
+        downloader = _Downloader(ydl_opts)
+    code = 1
+    try:
+        code = downloader.download(urls, out, err)
+    finally:
+        # Only a clean run hands its YoutubeDL on; after a failure it starts afresh.
+        if key is not None and code == 0:
+            _downloaders[key] = downloader
+            while len(_downloaders) > _REUSED:
+                _downloaders.popitem(last=False)[1].close()
+        else:
+            downloader.close()
+    return code
 
 
 def _watch_parent(parent: int) -> None:

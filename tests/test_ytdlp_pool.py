@@ -114,6 +114,8 @@ def test_pool_and_subprocess_give_the_same_results_errors_and_warnings(
         [*LISTING, server.url("/statuslist/chan")],  # one entry failed: partial kept
         ["--flat-playlist", "--dump-single-json", "--", server.url("/status/x")],
         ["--no-such-option", "--", server.url("/feed.xml")],  # usage error: permanent
+        [*LISTING, server.url("/feed.xml")],  # again: a reused YoutubeDL says it all again
+        [*LISTING, server.url("/feed.xml")],
     ]
     for args in jobs:
         caplog.clear()

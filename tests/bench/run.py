@@ -23,7 +23,10 @@ from tests.support.procs import ROOT
 
 from .report import log, print_table
 
-SCENARIOS = ("fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet", "peers")
+SCENARIOS = (
+    "fanout", "steady", "304", "queries", "fairness", "memory", "scale", "fleet", "peers",
+    "catalog",
+)  # fmt: skip
 
 # name: (default, --quick, help)
 SIZES: dict[str, tuple[Any, Any, str]] = {
@@ -35,6 +38,7 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
     "change_share": (0.02, 0.02, "share of feeds that gain a video before a round"),
     "reference_feeds": (300, 30, "feeds the sequential reference polls (its rate is per feed)"),
     "noop_messages": (20000, 500, "no-op messages sent to measure the broker's ceiling"),
+    "catalog_channels": (200, 20, "never-cataloged channels per round, each way (catalog)"),
     "memory_polls": (20000, 1000, "polls one worker process runs (memory)"),
     "memory_channels": (2000, 100, "channels per round (memory)"),
     "fast": (50, 10, "fast channels (fairness)"),

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .catalog import scenario_catalog
 from .channels import finished_since, make_due, populate
 from .peers import scenario_peers
 from .postgres import scenario_fleet
@@ -249,4 +250,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "scale": scenario_scale,
     "fleet": scenario_fleet,
     "peers": scenario_peers,
+    "catalog": scenario_catalog,
 }

@@ -91,20 +91,24 @@ class Pool:
         """Run ``yt-dlp BASE_ARGS args`` on a worker; as `ytdlp.run`, and raising the same."""
         deadline = time.monotonic() + timeout
         argv = ytdlp.command_args(args)
-        worker = self._take(deadline, timeout)
+        worker: _Worker | None = None
         done = False
         try:
+            worker = self._take(deadline, timeout)
             answer = worker.ask(argv, deadline)
             done = True
         except TimeoutError:
             raise TransientError(f"yt-dlp timed out after {timeout:g} s") from None
         except EOFError:
-            code = worker.proc.poll()
+            code = worker.proc.poll() if worker else None
             raise TransientError(f"yt-dlp worker died mid-job (exit {code})") from None
+        except ValueError:  # an answer that is no JSON: that worker is not to be trusted
+            raise TransientError("yt-dlp worker gave an unreadable answer") from None
         finally:
             # Also reached when Dramatiq's TimeLimit interrupts the wait: a worker whose
             # answer was not read is killed, never handed to the next job.
-            self._give_back(worker, keep=done)
+            if worker is not None:
+                self._give_back(worker, keep=done)
         return ytdlp.outcome(
             str(answer["out"]),
             str(answer["err"]),

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import kinds, ytdlp
+from . import kinds, ytdlp_pool
+from .config import DEFAULT_YTDLP_WORKERS
 from .dates import sane_epoch
 from .errors import PermanentError
 from .ids import external_id
@@ -35,7 +36,12 @@ class CatalogEntry:
 
 
 def list_catalog(
-    url: str, *, timeout: float, video_url_base: str, extra_args: Sequence[str] = ()
+    url: str,
+    *,
+    timeout: float,
+    video_url_base: str,
+    extra_args: Sequence[str] = (),
+    workers: int = DEFAULT_YTDLP_WORKERS,
 ) -> list[CatalogEntry]:
     """List every video yt-dlp finds at ``url``, without resolving each one.
 
@@ -44,6 +50,7 @@ def list_catalog(
         timeout: seconds before yt-dlp is killed.
         video_url_base: where a bare YouTube id's watch URL points.
         extra_args: more yt-dlp options (the host's sleep options, `host_turn.turn`).
+        workers: size of this process's yt-dlp pool (`ytdlp_pool`); 0: a yt-dlp per run.
 
     Raises:
         TransientError: timeout, network failure, or yt-dlp failing in a retryable way.
@@ -51,9 +58,9 @@ def list_catalog(
     """
     # "--" so that a URL starting with "-" is never read as an option. --ignore-errors: one
     # entry that fails (a removed or members-only video in a lazily listed tab) leaves a null
-    # in the listing instead of aborting it; the rest is kept (ytdlp.run's ok_partial).
+    # in the listing instead of aborting it; the rest is kept (ytdlp.outcome's ok_partial).
     # APPROXIMATE_DATE_ARGS: a flat YouTube listing has no dates without it.
-    out = ytdlp.run(
+    out = ytdlp_pool.run(
         [
             *extra_args,
             *APPROXIMATE_DATE_ARGS,
@@ -66,6 +73,7 @@ def list_catalog(
         timeout=timeout,
         label=f"listing {url[:200]}",
         ok_partial=True,
+        workers=workers,
     )
     try:
         info = json.loads(out)

@@ -19,6 +19,8 @@ from .errors import ConfigError
 
 PREFIX = "TUBEPOLLER_"
 DEFAULT_DATA_DIR = Path("tubepoller-data")
+# Long-lived yt-dlp processes per worker process for listings (`ytdlp_pool`).
+DEFAULT_YTDLP_WORKERS = 2
 
 # The database URL schemes `database.open_database` opens; config accepts no other.
 SQLITE_SCHEMES = ("sqlite",)
@@ -147,6 +149,11 @@ class Settings:
     )
     rss_timeout: float = option(15.0, number(0.1, 600), "total seconds for one feed fetch")
     ytdlp_timeout: float = option(120.0, number(1, 3600), "seconds for a catalog listing")
+    ytdlp_workers: int = option(
+        DEFAULT_YTDLP_WORKERS,
+        number(0, 16, int),
+        "long-lived yt-dlp processes per worker process for listings; 0: one yt-dlp per run",
+    )
     download_timeout: float = option(1500.0, number(1, 1700), "seconds for one download")
     download_nice: int = option(
         10, number(0, 19, int), "CPU niceness of a download's yt-dlp and ffmpeg (polls come first)"

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import host_signals, host_turn, kinds, sources, ytdlp
+from . import host_signals, host_turn, kinds, sources, ytdlp_pool
 from .config import Settings
 from .errors import PermanentError, PollError
 from .scan import scan_ids
@@ -67,7 +67,7 @@ def metadata(external_ids: Sequence[str], settings: Settings) -> dict[str, Mappi
         url = youtube.watch_url(vid, settings.youtube_url)
         try:
             with host_turn.turn(url, settings) as host_args:
-                out = ytdlp.run(
+                out = ytdlp_pool.run(
                     [
                         *host_args,
                         "--skip-download",
@@ -79,6 +79,7 @@ def metadata(external_ids: Sequence[str], settings: Settings) -> dict[str, Mappi
                     ],
                     timeout=settings.ytdlp_timeout,
                     label=f"metadata {vid}",
+                    workers=settings.ytdlp_workers,
                 )
             info = json.loads(out)
         except (PollError, ValueError) as exc:

@@ -400,6 +400,7 @@ def _list_catalog(channel: Channel, url: str, settings: Settings) -> Listing:
                 timeout=settings.ytdlp_timeout,
                 video_url_base=settings.youtube_url,
                 extra_args=host_args,
+                workers=settings.ytdlp_workers,
             )
     except PollError as exc:
         log.warning("channel %s: catalog listing failed, retried next poll: %s", channel.id, exc)

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import (
     MediaDirError,
@@ -123,7 +124,7 @@ def run(
         TransientError: timeout, or a failure a retry may fix.
         PermanentError: yt-dlp said the URL is gone, unsupported or malformed.
     """
-    cmd = [sys.executable, "-m", "yt_dlp", *BASE_ARGS, *js_runtime_args(), *args]
+    cmd = [sys.executable, "-m", "yt_dlp", *command_args(args)]
     # A new session makes yt-dlp the leader of its own process group, so killpg also takes
     # the ffmpeg it may have started.
     # UTF-8 both ways whatever the locale: titles and paths are not ASCII.
@@ -140,13 +141,34 @@ def run(
         # Also reached when an exception (Dramatiq's TimeLimit, KeyboardInterrupt) interrupts
         # communicate(): never leave yt-dlp running behind us.
         if proc.poll() is None:
-            _kill_group(proc)
+            kill_group(proc)
+    return outcome(out, err, proc.returncode, label=label, ok_partial=ok_partial)
+
+
+def command_args(args: Sequence[str]) -> list[str]:
+    """Return yt-dlp's whole command line after the program: `BASE_ARGS`, deno, ``args``."""
+    return [*BASE_ARGS, *js_runtime_args(), *args]
+
+
+def outcome(out: str, err: str, code: int, *, label: str, ok_partial: bool) -> str:
+    """Return what a finished yt-dlp printed on stdout, or raise what its failure means.
+
+    Shared by `run` and `ytdlp_pool`: the warnings are logged, the error classified
+    (`_error_from`) and a partial listing kept the same way on both paths.
+
+    Args:
+        out: what it printed on stdout.
+        err: what it printed on stderr.
+        code: its exit code.
+        label: what the run is for in the log.
+        ok_partial: as in `run`.
+    """
     _log_warnings(err, label)
     # yt-dlp --ignore-errors prints "null" when the URL itself failed: that is no listing.
-    partial = ok_partial and proc.returncode == 1 and out.lstrip().startswith("{")
-    if proc.returncode != 0 and not partial:
-        raise _error_from(err, proc.returncode)
-    if proc.returncode != 0:
+    partial = ok_partial and code == 1 and out.lstrip().startswith("{")
+    if code != 0 and not partial:
+        raise _error_from(err, code)
+    if code != 0:
         log.warning("yt-dlp %s: kept the partial output: %s", label, _error_from(err, 1))
     return out
 
@@ -157,7 +179,8 @@ def _log_warnings(stderr: str, label: str) -> None:
             log.warning("yt-dlp %s: %s", label, line.removeprefix("WARNING:").strip()[:500])
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def kill_group(proc: subprocess.Popen[Any]) -> None:
+    """Kill yt-dlp's whole process group (it leads its own session) and reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:

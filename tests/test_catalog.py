@@ -11,7 +11,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from poller import ytdlp
+from poller import ytdlp_pool
 from poller.catalog import CatalogEntry, catalog_entries, list_catalog, video_id_from
 from poller.errors import PermanentError
 from poller.kinds import LIVE, SHORT, UPCOMING
@@ -147,7 +147,7 @@ def test_every_catalog_listing_asks_for_approximate_dates(monkeypatch) -> None:
         ran.append(args)
         return '{"entries": []}'
 
-    monkeypatch.setattr(ytdlp, "run", run)
+    monkeypatch.setattr(ytdlp_pool, "run", run)
     assert list_catalog(f"{BASE}/channel/UC1/videos", timeout=1, video_url_base=BASE) == []
     [args] = ran
     at = args.index("--extractor-args")

@@ -270,7 +270,7 @@ def hostile_listing(monkeypatch: pytest.MonkeyPatch) -> None:
             {"id": "CCCCCCCCCCC", "ie_key": "Youtube", "title": "day", "upload_date": "99991231"},
         ],
     }
-    monkeypatch.setattr(catalog.ytdlp, "run", lambda args, timeout, **kw: json.dumps(listing))
+    monkeypatch.setattr(catalog.ytdlp_pool, "run", lambda args, **kw: json.dumps(listing))
 
 
 @BOTH

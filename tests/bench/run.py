@@ -34,6 +34,7 @@ SCENARIOS = (
     "fleet",
     "peers",
     "freshness",
+    "catalog",
 )
 
 # name: (default, --quick, help)
@@ -46,6 +47,7 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
     "change_share": (0.02, 0.02, "share of feeds that gain a video before a round"),
     "reference_feeds": (300, 30, "feeds the sequential reference polls (its rate is per feed)"),
     "noop_messages": (20000, 500, "no-op messages sent to measure the broker's ceiling"),
+    "catalog_channels": (200, 20, "never-cataloged channels per round, each way (catalog)"),
     "memory_polls": (20000, 1000, "polls one worker process runs (memory)"),
     "memory_channels": (2000, 100, "channels per round (memory)"),
     "fast": (50, 10, "fast channels (fairness)"),

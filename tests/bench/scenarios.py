@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .catalog import scenario_catalog
 from .channels import finished_since, make_due, populate
 from .freshness import scenario_freshness
 from .peers import scenario_peers
@@ -251,4 +252,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "fleet": scenario_fleet,
     "peers": scenario_peers,
     "freshness": scenario_freshness,
+    "catalog": scenario_catalog,
 }

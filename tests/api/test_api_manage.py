@@ -121,3 +121,22 @@ def test_only_an_admin_manages_users_and_a_rotated_token_stops_at_once(live: Liv
     assert root.delete("/users/carol").status_code == 404
     assert root.post("/users/carol/token").status_code == 404
     assert "carol" not in run(live.env, "user", "list").stdout
+
+
+def test_two_thousand_subscriptions_import_over_http(live: Live) -> None:
+    from tests.test_cli_import import UC, opml
+
+    urls = [f"https://www.youtube.com/channel/{UC.format(n)}" for n in range(2000)]
+    body = opml([*urls, "ftp://127.0.0.2/feed.xml"]).encode()
+    started = time.monotonic()
+    done = live.client("alice").post(
+        "/import", content=body, headers={"Content-Type": "text/x-opml"}
+    )
+    took = time.monotonic() - started
+    print(f"POST /api/import of 2,001 entries answered in {took:.1f} s")
+
+    assert done.status_code == 200, done.text
+    assert (done.json()["added"], done.json()["already"]) == (2000, 0)
+    assert [r["url"] for r in done.json()["refused"]] == ["ftp://127.0.0.2/feed.xml"]
+    assert len(live.client("alice").get("/channels").json()["items"]) == 2000
+    assert live.client("bob").get("/channels").json()["items"] == []

@@ -29,13 +29,15 @@ pytestmark = [
 
 CHANNELS = 300
 
-# A scheduler whose sends take 10 ms each, so that the broker stops in the middle of its
-# fan-out. It must fail with a broker error, having released what it did not send.
+# A scheduler whose sends take 10 ms each, in batches of 20 (each batch is written to
+# RabbitMQ at once), so that the broker stops in the middle of its fan-out. It must fail
+# with a broker error, having released the batch it could not write.
 SLOW_TICK = """
 import time
-from poller import actors, config
+from poller import actors, config, enqueue
 from poller.database import open_database
 open_database(config.get().database_url)  # a worker opens it at boot; this is no worker
+enqueue.BATCH = 20
 def slowed(send):
     def slow_send(*args, **kwargs):
         time.sleep(0.01)

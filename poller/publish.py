@@ -30,13 +30,17 @@ def one_write(broker: Any) -> Iterator[bool]:
     there waits for its confirm), where each is sent as it is published.
 
     Raises:
-        ConnectionClosed: the final flush failed; some of the block's messages
-            may have reached RabbitMQ and some not.
+        ConnectionClosed: RabbitMQ cannot be reached, or the final flush
+            failed (some of the block's messages may have reached it, some not).
     """
     if not isinstance(broker, RabbitmqBroker) or broker.confirm_delivery:
         yield False
         return
-    channel = broker.channel
+    try:
+        channel = broker.channel  # connects, the first time
+    except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
+        del broker.connection
+        raise ConnectionClosed(exc) from None
     flush = channel._flush_output
 
     def deferred(*waiters: Any) -> None:

@@ -91,7 +91,9 @@ def test_a_new_upload_is_downloaded_by_the_download_worker(
     assert video.download_attempts == 1 and video.download_error is None
     assert feeds.hits[f"/watch?v={new_id}"] >= 1
     assert f"poll channel={subscribed.id} new=1" in polls.text()
-    assert f"download video={video.id} complete" in downloads.text()
+    # The actor logs the outcome just after the row says complete.
+    line = f"download video={video.id} complete"
+    cluster.wait(lambda: line in downloads.text(), "the download's log line", timeout=10)
     assert {v.download_status for v in Video.select().where(Video.id != video.id)} == {NOT_WANTED}
 
 

@@ -58,6 +58,11 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     return database
 
 
+# Indexes an earlier release made that a wider one now covers: dropped once
+# `create_tables` has made the replacement, so no write maintains both.
+REPLACED_INDEXES = ("channel_next_poll_at",)  # by channel (next_poll_at, id)
+
+
 def init_schema() -> list[str]:
     """Create missing tables, columns and indexes; safe to run again.
 
@@ -67,6 +72,8 @@ def init_schema() -> list[str]:
     with db.connection_context():
         with db.atomic():
             db.create_tables(TABLES, safe=True)
+            for index in REPLACED_INDEXES:
+                db.execute_sql(f"DROP INDEX IF EXISTS {index}")
             return upgrade_columns()
 
 

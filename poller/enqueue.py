@@ -61,6 +61,7 @@ def enqueue_polls(
     """
     budget = _Budget(now, settings)
     sent = 0
+    after: tuple[float, int] | None = None  # the last row claimed: the next batch starts past it
     while True:
         rows = claim_with_hosts(
             now,
@@ -70,7 +71,10 @@ def enqueue_polls(
             limit=BATCH,
             skip_hosts=budget.exhausted,
             ahead=AHEAD_S if due_only else 0.0,
+            after=after,
         )
+        if rows:
+            after = (rows[-1][2], rows[-1][0])
         if not due_only:  # a manual poll or a push: now, whenever the channel is due
             rows = [(channel_id, host_id, now) for channel_id, host_id, _ in rows]
         sends = budget.grant(rows)

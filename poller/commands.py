@@ -39,23 +39,15 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
 
 def _open(settings: config.Settings) -> None:
     """Open the database a command works on; never create one (only `db init` does)."""
-    from .database import connect, open_database
+    from .database import connect, open_database, sqlite_file
 
-    path = _sqlite_path(settings.database_url)
+    path = sqlite_file(settings.database_url)
     if path is not None and not os.path.exists(path):
         raise TubepollerError(
             f"no database at {redact(settings.database_url)}: run `tubepoller db init` first"
         )
     open_database(settings.database_url)
     connect()
-
-
-def _sqlite_path(url: str) -> str | None:
-    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
-    if config.database_scheme(url) not in config.SQLITE_SCHEMES:
-        return None
-    path = url.split(":///", 1)[-1]
-    return path if path and path != ":memory:" else None
 
 
 def _user(args: argparse.Namespace) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
@@ -34,15 +35,21 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     """
     scheme = database_scheme(url)
     if scheme in SQLITE_SCHEMES:
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        path = sqlite_file(url)
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # `?timeout=SECONDS` in the URL sets the busy timeout instead.
+        options = (
+            {}
+            if "timeout" in dict(parse_qsl(urlsplit(url).query))
+            else {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
         database = connect_url(
             url,
             pragmas=SQLITE_PRAGMAS,
-            timeout=SQLITE_BUSY_TIMEOUT_S,
             returning_clause=True,
             lock_type="IMMEDIATE",
+            **options,
         )
     elif scheme in POSTGRES_SCHEMES:
         rest = url.split("://", 1)[1]
@@ -84,6 +91,7 @@ __all__ = [
     "init_schema",
     "open_database",
     "release",
+    "sqlite_file",
 ]
 
 
@@ -112,6 +120,14 @@ def upgrade_columns() -> list[str]:
     if operations:
         migrate(*operations)
     return added
+
+
+def sqlite_file(url: str) -> str | None:
+    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
+    if database_scheme(url) not in SQLITE_SCHEMES:
+        return None
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
 
 
 def connect() -> None:

@@ -144,6 +144,30 @@ def cli_poll_all(world: World, ids: Sequence[int] | None) -> tuple[int, float]:
     return (world.channels if ids is None else len(ids)), usage.ru_utime + usage.ru_stime
 
 
+def read_tally(tally: Path | None, pids: list[int]) -> dict[str, float]:
+    """CPU seconds of each part so far (`tally`), summed over the worker processes."""
+    summed: dict[str, float] = {}
+    if tally is None:
+        return summed
+    for pid in pids:
+        try:
+            totals = json.loads((tally / f"{pid}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        for name, seconds in totals.items():
+            summed[name] = summed.get(name, 0.0) + seconds
+    return summed
+
+
+def _parts_ms(before: dict, after: dict, polled: dict[str, float]) -> dict[str, float]:
+    """CPU per poll of each tallied part, and of the worker processes' rest, in ms."""
+    polls = max(1, polled["polls"])
+    parts = {k: 1000 * (v - before.get(k, 0.0)) / polls for k, v in after.items()}
+    workers = 1000 * polled["worker_cpu"] * polled["seconds"] / polls
+    parts["dramatiq and pika: consumer threads, the rest"] = workers - sum(parts.values())
+    return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
 def broker_idle(seconds: float = 1.0) -> float:
     """RabbitMQ's CPU rate (cores) while this scenario sends it nothing."""
     rabbit = procs.broker_pid()
@@ -201,7 +225,11 @@ def scenario_peers(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any
         try:
             log(f"peers: reader's first round over {n} feeds (stores every entry)")
             peer.round()
-            world.start_workers(s["processes"], s["threads"], WORKER_QUEUES)
+            tally = Path(args.profile) / "tally" if args.profile else None
+            if tally is not None:  # the workers time each part (tests/bench/tally.py)
+                tally.mkdir(parents=True, exist_ok=True)
+                os.environ["TUBEPOLLER_BENCH_TALLY_DIR"] = str(tally)
+            workers = world.start_workers(s["processes"], s["threads"], WORKER_QUEUES)
             metrics: list[dict] = []
             values: dict[str, Any] = {"peer_python": python}
             for name, validators in (("304 path", 1), ("200 path", 0)):
@@ -212,10 +240,18 @@ def scenario_peers(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any
                 world.feeds.control("upload", share=s["change_share"])
                 log(f"peers: {name}, {n} channels, {s['change_share']:.0%} with a new video")
                 idle = broker_idle()
+                before = read_tally(tally, workers.pids())
                 ours = poll_round(world, ids, profile=f"peers-{validators}", start=cli_poll_all)
+                time.sleep(0.5 if tally else 0)  # the workers' last totals reach their files
+                parts = _parts_ms(before, read_tally(tally, workers.pids()), ours)
                 theirs = peer.round()
                 metrics += _path_metrics(name, ours, theirs)
                 values[name] = {"tubepoller": {**ours, "broker_idle": idle}, "reader": theirs}
+                if tally is not None:
+                    values[name]["parts_ms"] = parts
+                    log(f"peers: {name}, CPU per poll by part (ms):")
+                    for part, ms in parts.items():
+                        log(f"  {ms:6.3f}  {part}")
         finally:
             peer.close()
         return {"scenario": "peers", "metrics": metrics, "values": values}

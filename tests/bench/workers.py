@@ -50,7 +50,7 @@ class Workers:
             queues,
             env=env,
             log=log_dir / f"workers-{time.monotonic_ns()}.log",
-            modules=("poller.actors", "tests.bench.noop"),
+            modules=("poller.actors", "tests.bench.noop", "tests.bench.tally"),
             processes=processes,
             threads=threads,
         )

@@ -210,13 +210,11 @@ def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
-    from . import pipeline
-
     if args.all:
         return _poll_all(args, settings)
     if args.channel_id is None:
         raise TubepollerError("name a channel id, or use --all")
-    from . import reads
+    from . import pipeline, reads
     from .outcomes import log_poll
 
     _open(settings)
@@ -237,12 +235,13 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _poll_all(args: argparse.Namespace, settings: config.Settings) -> int:
     from .embedded import poll_all
-    from .pipeline import POLL_FAILED
 
     results = poll_all(settings, due_only=args.due_only)
     if results is None:
         print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
         return 0
+    from .pipeline import POLL_FAILED
+
     failed = sum(result.outcome == POLL_FAILED for result in results)
     wanted = sum(len(result.download_ids) for result in results)
     print(f"polled {len(results)} channels, {failed} failed")

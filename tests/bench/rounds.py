@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.support import procs
@@ -33,8 +33,13 @@ def poll_round(
     timeout: float = 600,
     interval: float = 0.05,
     profile: str = "",
+    start: Callable[[World, Sequence[int] | None], tuple[int, float]] | None = None,
 ) -> dict[str, float]:
     """Make channels due, fan them out with the real tick, wait for every poll.
+
+    `start` replaces the tick run here: it starts the round and returns the
+    polls to wait for and the CPU seconds it spent outside the workers (a
+    command's process), which count as the round's.
 
     Returns the elapsed seconds, polls, failures, polls/s and the CPU
     seconds the feed server and the workers used meanwhile.
@@ -47,7 +52,7 @@ def poll_round(
     busy, total = procs.machine_busy()
     since = time.time()
     started = time.perf_counter()
-    sent = tick(world, ids)
+    sent, start_cpu = start(world, ids) if start else (tick(world, ids), 0.0)
     deadline = started + timeout
     polled = failed = 0
     while True:
@@ -74,6 +79,7 @@ def poll_round(
         "rate": (polled + failed) / elapsed,
         "feed_cpu": (world.feeds.cpu() - feed_cpu) / elapsed,
         "worker_cpu": ((world.workers.cpu() if world.workers else 0.0) - worker_cpu) / elapsed,
+        "start_cpu": start_cpu / elapsed,
     }
 
 

@@ -245,12 +245,14 @@ def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: 
         media_dir=tmp_path, allow_private_networks=True, download_nice=7, download_timeout=10
     )
     seen: list[int] = []
+    sessions: set[int] = set()
 
     def niceness() -> bool:
         for entry in Path("/proc").iterdir():
             try:
                 if entry.name.isdigit() and url.encode() in (entry / "cmdline").read_bytes():
                     seen.append(os.getpriority(os.PRIO_PROCESS, int(entry.name)))
+                    sessions.add(os.getsid(int(entry.name)))
             except OSError:
                 continue  # it ended while we looked
         return bool(seen)
@@ -261,6 +263,9 @@ def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: 
         assert done.result(timeout=30).status == PENDING  # the stall timed out: retried
 
     assert set(seen) == {os.getpriority(os.PRIO_PROCESS, 0) + 7}
+    # The worker's session: with autogroup scheduling, a session of its own would be a CPU
+    # group weighed like the worker's, and the niceness would count for nothing against it.
+    assert sessions == {os.getsid(0)}
 
 
 def test_only_a_members_only_video_is_downloaded_with_the_cookies(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from dramatiq import Message
 
-from poller import direct, downloads, models, ytdlp
+from poller import config, direct, download_slots, downloads, models, ytdlp
 from poller.config import Settings
 from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
@@ -62,6 +65,29 @@ def test_only_a_pending_video_is_downloaded(video: Video, settings: Settings, mo
     stored = Video.get_by_id(video.id)
     assert stored.download_path == str(settings.media_dir / "ep-1.mp3")
     assert stored.download_attempts == 1
+
+
+def test_a_download_past_the_process_limit_goes_back_to_the_queue(
+    video: Video, settings: Settings, stub_broker, monkeypatch
+) -> None:
+    from poller import actors
+
+    config.override(dataclasses.replace(settings, downloads_per_process=1))
+    ran: list[str] = []
+    monkeypatch.setattr(ytdlp, "download", lambda url, *a, **k: ran.append(url) or url)
+    hour_ago = time.time() - 3600
+    downloads.request(video.id, hour_ago)
+    with download_slots.SLOTS.take(1):  # another download holds the one slot
+        actors.download_video(video.id)
+    # Not started, no attempt spent, its thread free at once: sent again in 5-15 s.
+    assert ran == [] and status(video) == PENDING
+    stored = Video.get_by_id(video.id)
+    assert stored.download_attempts == 0 and stored.updated_at > hour_ago  # not swept as lost
+    (sent,) = list(stub_broker.queues["downloads.DQ"].queue)
+    eta = Message.decode(sent).options["eta"] / 1000
+    assert time.time() + 4 < eta < time.time() + 16
+    actors.download_video(video.id)  # the slot is free again
+    assert ran == [video.url] and status(video) == COMPLETE
 
 
 @pytest.mark.parametrize(

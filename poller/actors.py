@@ -173,7 +173,8 @@ def download_video(video_id: int) -> None:
         f" ({outcome.error})" if outcome.error else "",
     )
     if outcome.defer_s is not None:
-        # Its host is paused: sent again after, with no retry spent.
+        # Its host is paused, or every download slot here is taken: sent again later, with no
+        # retry spent.
         download_video.send_with_options(args=(video_id,), delay=round(outcome.defer_s * 1000))
     elif outcome.transient:
         raise dramatiq.Retry(outcome.error or "transient failure")

@@ -17,6 +17,7 @@ from typing import Any
 
 from .catalog import scenario_catalog
 from .channels import claimed_count, finished_since, make_due, populate
+from .downloads import scenario_downloads
 from .freshness import scenario_freshness
 from .peers import scenario_peers
 from .postgres import scenario_fleet
@@ -256,4 +257,5 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "peers": scenario_peers,
     "freshness": scenario_freshness,
     "catalog": scenario_catalog,
+    "downloads": scenario_downloads,
 }

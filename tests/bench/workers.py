@@ -19,6 +19,7 @@ class Workers:
     Args:
         processes: worker processes (RabbitMQ only).
         threads: threads per process.
+        queues: the queues they consume (the poll and no-op queues by default).
         broker: the in-process broker an in-process Worker takes messages
             from (the embedded mode; used when `env` is None).
         env: the environment of `dramatiq` processes on RabbitMQ.

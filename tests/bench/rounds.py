@@ -37,7 +37,8 @@ def poll_round(
     """Make channels due, fan them out with the real tick, wait for every poll.
 
     Returns the elapsed seconds, polls, failures, polls/s and the CPU
-    seconds the feed server and the workers used meanwhile.
+    seconds the feed server, the workers and (PostgreSQL) the server
+    processes serving the workers used meanwhile, per second.
     """
     make_due(ids)
     spies = _start_profilers(world, profile) if profile else []
@@ -45,6 +46,7 @@ def poll_round(
     rabbit = procs.broker_pid() if world.rabbit else None
     rabbit_cpu = procs.cpu_seconds(rabbit) if rabbit else 0.0
     busy, total = procs.machine_busy()
+    database_cpu = world.database_cpu()
     since = time.time()
     started = time.perf_counter()
     sent = tick(world, ids)
@@ -62,6 +64,7 @@ def poll_round(
         time.sleep(interval)
     elapsed = time.perf_counter() - started
     busy_after, total_after = procs.machine_busy()
+    database_after = world.database_cpu()
     for spy in spies:
         spy.send_signal(2)
         spy.wait(30)
@@ -74,6 +77,11 @@ def poll_round(
         "rate": (polled + failed) / elapsed,
         "feed_cpu": (world.feeds.cpu() - feed_cpu) / elapsed,
         "worker_cpu": ((world.workers.cpu() if world.workers else 0.0) - worker_cpu) / elapsed,
+        # A backend that started during the round counts from 0.
+        "database_cpu": sum(
+            cpu - database_cpu.get(pid, 0.0) for pid, cpu in database_after.items()
+        )
+        / elapsed,
     }
 
 

@@ -44,7 +44,7 @@ def poll_round(
     spies = _start_profilers(world, profile) if profile else []
     feed_cpu, worker_cpu = world.feeds.cpu(), world.workers.cpu() if world.workers else 0.0
     rabbit = procs.broker_pid() if world.rabbit else None
-    rabbit_cpu = procs.cpu_seconds(rabbit) if rabbit else 0.0
+    rabbit_cpu = _cpu(rabbit)
     busy, total = procs.machine_busy()
     database_cpu = world.database_cpu()
     since = time.time()
@@ -70,7 +70,7 @@ def poll_round(
         spy.wait(30)
     return {
         "machine_busy": (busy_after - busy) / max(1, total_after - total),
-        "broker_cpu": (procs.cpu_seconds(rabbit) - rabbit_cpu) / elapsed if rabbit else 0.0,
+        "broker_cpu": (_cpu(rabbit) - rabbit_cpu) / elapsed,
         "seconds": elapsed,
         "polls": polled + failed,
         "failed": failed,
@@ -83,6 +83,14 @@ def poll_round(
         )
         / elapsed,
     }
+
+
+def _cpu(pid: int | None) -> float:
+    """CPU seconds of `pid`; 0 when there is none, or it ended (a test's own broker)."""
+    try:
+        return procs.cpu_seconds(pid) if pid else 0.0
+    except OSError:
+        return 0.0
 
 
 def _start_profilers(world: World, name: str) -> list[subprocess.Popen]:

@@ -52,6 +52,7 @@ class WarmPooledPostgresqlDatabase(PooledPostgresqlDatabase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._returned_at: dict[int, float] = {}
+        self.prepares = True  # the shapes of poller/sql.py are prepared on the server
         super().__init__(*args, **kwargs)
 
     def _is_closed(self, conn):
@@ -79,7 +80,8 @@ def open_database(url: str, pool_size: int = 20) -> Database:
 
     Args:
         url: a peewee db_url, e.g. ``sqlite:///data/tubepoller.db`` or
-            ``postgresql://user@host/db``.
+            ``postgresql://user@host/db`` (``?prepare=false``: no server-side
+            prepared statements, for a pooler in transaction mode).
         pool_size: connections kept per process on PostgreSQL.
 
     Raises:
@@ -101,9 +103,11 @@ def open_database(url: str, pool_size: int = 20) -> Database:
         params = parse_url(url)
         if not params.get("database"):
             raise ConfigError(f"database URL {url!r} names no database")
+        prepares = params.pop("prepare", True)  # ?prepare=false: see poller/sql.py
         database = WarmPooledPostgresqlDatabase(
             **params, max_connections=pool_size, stale_timeout=300
         )
+        database.prepares = prepares is not False
     else:
         raise ConfigError(f"unsupported database URL {url!r}")
     db.initialize(database)

@@ -78,9 +78,7 @@ def poll_round(
         "feed_cpu": (world.feeds.cpu() - feed_cpu) / elapsed,
         "worker_cpu": ((world.workers.cpu() if world.workers else 0.0) - worker_cpu) / elapsed,
         # A backend that started during the round counts from 0.
-        "database_cpu": sum(
-            cpu - database_cpu.get(pid, 0.0) for pid, cpu in database_after.items()
-        )
+        "database_cpu": sum(cpu - database_cpu.get(pid, 0.0) for pid, cpu in database_after.items())
         / elapsed,
     }
 

@@ -28,7 +28,14 @@ from . import (
     websub_hub,
     websub_store,
 )
-from .broker import DOWNLOAD_QUEUE, NOTIFY_QUEUE, POLL_QUEUE, TICK_QUEUE, build_broker
+from .broker import (
+    DOWNLOAD_QUEUE,
+    NOTIFY_QUEUE,
+    POLL_QUEUE,
+    TICK_ACTOR,
+    TICK_QUEUE,
+    build_broker,
+)
 from .config import Settings
 from .enqueue import enqueue_polls
 from .outcomes import log_poll
@@ -80,7 +87,13 @@ def _retries_left() -> bool:
 # worker its lower priority number puts it ahead of the polls already
 # prefetched. A tick still older than 30 s when a worker takes it is skipped
 # by periodiq: due channels stay due until the next one.
-@dramatiq.actor(queue_name=TICK_QUEUE, priority=0, max_retries=0, periodic=cron("* * * * *"))
+@dramatiq.actor(
+    actor_name=TICK_ACTOR,
+    queue_name=TICK_QUEUE,
+    priority=0,
+    max_retries=0,
+    periodic=cron("* * * * *"),
+)
 def tick(due_only: bool = True, channel_ids: list[int] | None = None) -> None:
     """Mark degraded hosts, claim due channels and send their polls, re-send lost downloads."""
     settings = config.get()
@@ -160,7 +173,8 @@ def download_video(video_id: int) -> None:
         f" ({outcome.error})" if outcome.error else "",
     )
     if outcome.defer_s is not None:
-        # Its host is paused: sent again after, with no retry spent.
+        # Its host is paused, or every download slot here is taken: sent again later, with no
+        # retry spent.
         download_video.send_with_options(args=(video_id,), delay=round(outcome.defer_s * 1000))
     elif outcome.transient:
         raise dramatiq.Retry(outcome.error or "transient failure")

@@ -30,6 +30,7 @@ CHECK_TIMEOUT_S = 2.0  # a health check must answer quickly even when a host dro
 # it would wait behind the whole poll backlog (RabbitMQ queues are FIFO, and
 # arguments like x-max-priority cannot be added to an existing queue).
 TICK_QUEUE = "tick"
+TICK_ACTOR = "tick"
 # Notifications have their own queue: a slow or failing target never waits
 # behind (nor delays) polls and downloads.
 NOTIFY_QUEUE = "notify"
@@ -54,6 +55,22 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(DatabaseConnection())
     dramatiq.set_broker(broker)
     return broker
+
+
+def tick_message(*, due_only: bool) -> dramatiq.Message:
+    """Return the message `actors.tick.send(due_only=…)` sends, without the actors.
+
+    `tubepoller poll --all` only sends this one message; importing
+    `poller.actors` for it (every stage, yt-dlp's wrappers, httpcore) would
+    cost the command more CPU than hundreds of the polls it starts.
+    """
+    return dramatiq.Message(
+        queue_name=TICK_QUEUE,
+        actor_name=TICK_ACTOR,
+        args=(),
+        kwargs={"due_only": due_only},
+        options={},
+    )
 
 
 def broker_state(broker: dramatiq.Broker, timeout: float = CHECK_TIMEOUT_S) -> str:

@@ -39,23 +39,15 @@ def _print(rows: list[dict[str, Any]], columns: Sequence[str], as_json: bool) ->
 
 def _open(settings: config.Settings) -> None:
     """Open the database a command works on; never create one (only `db init` does)."""
-    from .database import connect, open_database
+    from .database import connect, open_database, sqlite_file
 
-    path = _sqlite_path(settings.database_url)
+    path = sqlite_file(settings.database_url)
     if path is not None and not os.path.exists(path):
         raise TubepollerError(
             f"no database at {redact(settings.database_url)}: run `tubepoller db init` first"
         )
     open_database(settings.database_url)
     connect()
-
-
-def _sqlite_path(url: str) -> str | None:
-    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
-    if config.database_scheme(url) not in config.SQLITE_SCHEMES:
-        return None
-    path = url.split(":///", 1)[-1]
-    return path if path and path != ":memory:" else None
 
 
 def _user(args: argparse.Namespace) -> Any:
@@ -218,13 +210,11 @@ def cmd_event_list(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
-    from . import pipeline
-
     if args.all:
         return _poll_all(args, settings)
     if args.channel_id is None:
         raise TubepollerError("name a channel id, or use --all")
-    from . import reads
+    from . import pipeline, reads
     from .outcomes import log_poll
 
     _open(settings)
@@ -245,12 +235,13 @@ def cmd_poll(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _poll_all(args: argparse.Namespace, settings: config.Settings) -> int:
     from .embedded import poll_all
-    from .pipeline import POLL_FAILED
 
     results = poll_all(settings, due_only=args.due_only)
     if results is None:
         print("queued a poll of " + ("every due channel" if args.due_only else "every channel"))
         return 0
+    from .pipeline import POLL_FAILED
+
     failed = sum(result.outcome == POLL_FAILED for result in results)
     wanted = sum(len(result.download_ids) for result in results)
     print(f"polled {len(results)} channels, {failed} failed")

@@ -158,6 +158,11 @@ class Settings:
     download_nice: int = option(
         10, number(0, 19, int), "CPU niceness of a download's yt-dlp and ffmpeg (polls come first)"
     )
+    downloads_per_process: int = option(
+        2,
+        number(1, 64, int),
+        "downloads one worker process runs at once; the others wait in the queue",
+    )
     min_interval: float = option(300.0, number(1, 7 * 86400), "shortest poll interval, s")
     max_interval: float = option(86400.0, number(1, 30 * 86400), "longest poll interval, s")
     max_feed_bytes: int = option(
@@ -199,6 +204,7 @@ class Settings:
     def push(self) -> bool:
         """Return True when WebSub push is on (a public callback URL is set)."""
         return bool(self.public_url)
+
     notify_timeout: float = option(10.0, number(0.5, 120), "seconds for one notification's send")
     notify_backoff: float = option(
         15.0, number(0.05, 3600), "seconds before a failed notification's first retry (doubles)"

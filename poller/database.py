@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
@@ -89,15 +90,21 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     """
     scheme = database_scheme(url)
     if scheme in SQLITE_SCHEMES:
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        path = sqlite_file(url)
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # `?timeout=SECONDS` in the URL sets the busy timeout instead.
+        options = (
+            {}
+            if "timeout" in dict(parse_qsl(urlsplit(url).query))
+            else {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        )
         database = connect_url(
             url,
             pragmas=SQLITE_PRAGMAS,
-            timeout=SQLITE_BUSY_TIMEOUT_S,
             returning_clause=True,
             lock_type="IMMEDIATE",
+            **options,
         )
     elif scheme in POSTGRES_SCHEMES:
         params = parse_url(url)
@@ -114,6 +121,11 @@ def open_database(url: str, pool_size: int = 20) -> Database:
     return database
 
 
+# Indexes an earlier release made that a wider one now covers: dropped once
+# `create_tables` has made the replacement, so no write maintains both.
+REPLACED_INDEXES = ("channel_next_poll_at",)  # by channel (next_poll_at, id)
+
+
 def init_schema() -> list[str]:
     """Create missing tables, columns and indexes; safe to run again.
 
@@ -123,6 +135,8 @@ def init_schema() -> list[str]:
     with db.connection_context():
         with db.atomic():
             db.create_tables(TABLES, safe=True)
+            for index in REPLACED_INDEXES:
+                db.execute_sql(f"DROP INDEX IF EXISTS {index}")
             return upgrade_columns()
 
 
@@ -133,6 +147,7 @@ __all__ = [
     "init_schema",
     "open_database",
     "release",
+    "sqlite_file",
 ]
 
 
@@ -161,6 +176,14 @@ def upgrade_columns() -> list[str]:
     if operations:
         migrate(*operations)
     return added
+
+
+def sqlite_file(url: str) -> str | None:
+    """Return the file of a SQLite URL (None for PostgreSQL and an in-memory database)."""
+    if database_scheme(url) not in SQLITE_SCHEMES:
+        return None
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
 
 
 def connect() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from peewee import Cast, Value
 
-from . import direct, host_turn, kinds, notify_store, sources, ytdlp
+from . import direct, download_slots, host_turn, kinds, notify_store, sources, ytdlp
 from .config import Settings
 from .errors import (
     InternalError,
@@ -65,7 +65,9 @@ class DownloadOutcome:
     """What one download message did to its video."""
 
     video_id: int
-    status: str  # complete | failed | unavailable | pending (will retry) | deferred | skipped
+    # complete | failed | unavailable | pending (will retry) | deferred | skipped | waiting
+    # (every download slot of the process was taken: `defer_s` says when to send it again)
+    status: str
     error: str | None = None
     transient: bool = False
     # Deferred: when the actor re-sends the message (epoch seconds); None when the
@@ -101,7 +103,28 @@ def hand_to_sweep(video_ids: list[int], now: float) -> None:
 def download_video(
     video_id: int, now: float, settings: Settings, *, retrying: bool
 ) -> DownloadOutcome:
-    """Download one wanted video unless another worker has it or it is done."""
+    """Download one wanted video unless another worker has it or it is done.
+
+    At most `settings.downloads_per_process` run at once in a process; past
+    that the video is left pending and the outcome says when to send it again.
+    """
+    with download_slots.SLOTS.take(settings.downloads_per_process) as free:
+        if not free:
+            return _wait_for_slot(video_id, now, settings)
+        return _download(video_id, now, settings, retrying=retrying)
+
+
+def _wait_for_slot(video_id: int, now: float, settings: Settings) -> DownloadOutcome:
+    """Leave a video pending, its message to be sent again when a slot may be free."""
+    # Touched, so the sweep does not take its message for lost while it waits.
+    Video.update(updated_at=now).where(
+        (Video.id == video_id) & (Video.download_status == PENDING)
+    ).execute()
+    error = f"{settings.downloads_per_process} downloads under way in this process"
+    return DownloadOutcome(video_id, "waiting", error=error, defer_s=download_slots.wait_s())
+
+
+def _download(video_id: int, now: float, settings: Settings, *, retrying: bool) -> DownloadOutcome:
     video = _start(video_id, now, settings)
     if video is None:
         return DownloadOutcome(video_id, "skipped")

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -185,9 +186,13 @@ def poll_all(settings: Settings, *, due_only: bool) -> list[PollResult] | None:
     from .database import open_database
 
     if not settings.embedded_broker:
-        from . import actors
+        # The message alone: the workers declare the actors, this command
+        # needs none (a process that has them sends on their broker).
+        from .broker import build_broker, tick_message
 
-        actors.tick.send(due_only=due_only)
+        actors = sys.modules.get("poller.actors")
+        broker = actors.broker if actors is not None else build_broker(settings)
+        broker.enqueue(tick_message(due_only=due_only))
         return None
     from . import notify_store, pipeline
     from .downloads import hand_to_sweep

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import re
 import ssl
 import threading
 import time
@@ -107,24 +108,30 @@ def fetch(
         PermanentError: other 4xx, a body over ``max_bytes``, a redirect loop,
             an unsupported scheme; BlockedAddress for a non-public address.
     """
-    headers = [("User-Agent", USER_AGENT), ("Accept-Encoding", "gzip, deflate")]
+    headers = list(_GET_HEADERS)
     # A value stored before validators were checked may be unsendable: skip it
     # rather than fail every poll of the channel.
     if etag := usable_validator(etag, MAX_ETAG):
-        headers.append(("If-None-Match", etag))
+        headers.append((b"If-None-Match", etag.encode("ascii")))
     if last_modified := usable_validator(last_modified, MAX_LAST_MODIFIED):
-        headers.append(("If-Modified-Since", last_modified))
-    first_host, seen = _prepare(url)[0], {url}
+        headers.append((b"If-Modified-Since", last_modified.encode("ascii")))
+    prepared = _prepare(url)
+    first_host, seen = prepared[0], {url}
     with deadline(time.monotonic() + timeout):
         for _ in range(max_redirects + 1):
-            result = _get(url, headers, timeout, max_bytes, allow_private)
+            result = _get(url, prepared, headers, timeout, max_bytes, allow_private)
             if isinstance(result, FetchResult):
                 return result
             if result in seen:
                 raise PermanentError(f"too many redirects: {url} loops back to {result}")
             url = result
+            prepared = _prepare(url)
             seen.add(url)
     raise PermanentError(f"too many redirects: more than {max_redirects} from {first_host}")
+
+
+# Bytes already: httpcore encodes and checks every str header of every request.
+_GET_HEADERS = ((b"User-Agent", USER_AGENT.encode("ascii")), (b"Accept-Encoding", b"gzip, deflate"))
 
 
 @dataclass(frozen=True)
@@ -208,13 +215,19 @@ def _status(exc: PollError, response: httpcore.Response) -> PollError:
 
 
 def _get(
-    url: str, headers: list[tuple[str, str]], timeout: float, max_bytes: int, allow_private: bool
+    url: str,
+    prepared: tuple[str, httpcore.URL, str],
+    headers: list[tuple[bytes, bytes]],
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool,
 ) -> FetchResult | str:
-    """Make one request; return the result, or the next URL on a redirect."""
-    host, core_url, authority = _prepare(url)
+    """Make one request (`url`, as `_prepare` made it); return the result, or the next URL."""
+    host, core_url, authority = prepared
+    request_headers = [(b"Host", authority.encode("ascii")), *headers]
     with (
         _network_errors(host, timeout),
-        _pool(allow_private).stream("GET", core_url, headers=[("Host", authority), *headers]) as r,
+        _pool(allow_private).stream("GET", core_url, headers=request_headers) as r,
     ):
         found = _headers(r.headers)
         retry_after = parse_retry_after(found.get("retry-after"), time.time())
@@ -336,11 +349,12 @@ def usable_validator(value: str | None, limit: int) -> str | None:
     Only printable ASCII fits in a request header (httpcore refuses anything
     else, every time), and only ``limit`` characters fit in its column.
     """
-    if not value or len(value) > limit:
-        return None
-    if not all(" " <= ch <= "~" or ch == "\t" for ch in value):
+    if not value or len(value) > limit or not _HEADER_TEXT.fullmatch(value):
         return None
     return value
+
+
+_HEADER_TEXT = re.compile(r"[\t -~]*")  # printable ASCII and tabs
 
 
 def _seconds(digits: str) -> float:

@@ -108,7 +108,7 @@ class Channel(BaseModel):
     last_modified = CharField(max_length=128, null=True)
     created_at = DoubleField()
     last_polled_at = DoubleField(null=True)
-    next_poll_at = DoubleField(null=True, index=True)
+    next_poll_at = DoubleField(null=True)  # indexed with id: see Meta
     claimed_until = DoubleField(default=0)
     interval_s = DoubleField(default=300)
     consecutive_failures = IntegerField(default=0)
@@ -144,6 +144,12 @@ class Channel(BaseModel):
     # the poll that comes at or after it looks at them again. NULL: none.
     upcoming_due_at = DoubleField(null=True)
     host_id: int | None
+
+    class Meta:
+        # The claim walks due channels in (next_poll_at, id) order and each
+        # batch starts after the last one's final row, on this index: no batch
+        # scans the rows claimed before it (`claim.claim_with_hosts`).
+        indexes = ((("next_poll_at", "id"), False),)
 
 
 class Subscription(BaseModel):

@@ -1,7 +1,8 @@
 """Write a channel's poll history: one row per poll, the last POLL_HISTORY kept.
 
-A poll costs one INSERT here: the channel's next poll number comes from
-the (channel, seq) index inside the same statement. Every PRUNE_EVERY-th
+A poll costs one INSERT here, its SQL compiled once (`sql.compiled`): the
+channel's next poll number comes from the (channel, seq) index inside the
+same statement. Every PRUNE_EVERY-th
 poll of a channel also deletes its rows older than the last POLL_HISTORY,
 by that number on the same index, so the table stays bounded at fewer than
 POLL_HISTORY + PRUNE_EVERY rows per channel and a prune deletes at most
@@ -14,7 +15,8 @@ from typing import Any
 
 from peewee import Value, fn
 
-from .models import POLL_HISTORY, PollRecord
+from .models import POLL_HISTORY, PollRecord, db
+from .sql import compiled
 
 PRUNE_EVERY = 10  # a channel's polls between two prunes of its history
 MAX_ERROR = 1000  # characters of an error kept
@@ -36,39 +38,51 @@ def record_poll(
     A poll of the same channel written at the same moment by another worker
     (it should not happen: the claim forbids it) loses its row, not its poll.
     """
-    previous = fn.COALESCE(fn.MAX(PollRecord.seq), 0)
-    row: Any = PollRecord.select(
-        Value(channel_id),
-        previous + 1,
-        Value(polled_at),
-        Value(outcome),
-        Value(http_status),
-        Value(round(duration_s, 3)),
-        Value(new_videos),
-        Value(backfill),
-        Value(error[:MAX_ERROR] if error else None),
-    ).where(PollRecord.channel == channel_id)
-    fields = [
-        PollRecord.channel,
-        PollRecord.seq,
-        PollRecord.polled_at,
-        PollRecord.outcome,
-        PollRecord.http_status,
-        PollRecord.duration_s,
-        PollRecord.new_videos,
-        PollRecord.backfill,
-        PollRecord.error,
+    params: list[Any] = [
+        channel_id,
+        polled_at,
+        outcome,
+        http_status,
+        round(duration_s, 3),
+        new_videos,
+        backfill,
+        error[:MAX_ERROR] if error else None,
     ]
-    query = (
-        PollRecord.insert_from(row, fields).on_conflict_ignore().returning(PollRecord.seq).tuples()
-    )
-    written = list(query.execute())
+    sql = compiled("record_poll", lambda: _record(*params), _record_params(params))
+    written = list(db.execute_sql(sql, _record_params(params)))
     if not written:
         return None
     seq = int(written[0][0])
     if seq % PRUNE_EVERY == 0:
         prune(channel_id, seq)
     return seq
+
+
+FIELDS = [
+    PollRecord.channel,
+    PollRecord.seq,
+    PollRecord.polled_at,
+    PollRecord.outcome,
+    PollRecord.http_status,
+    PollRecord.duration_s,
+    PollRecord.new_videos,
+    PollRecord.backfill,
+    PollRecord.error,
+]
+
+
+def _record(channel_id: int, *values: Any) -> Any:
+    """The INSERT … SELECT of one poll: its number is the channel's last one + 1."""
+    previous = fn.COALESCE(fn.MAX(PollRecord.seq), 0)
+    row: Any = PollRecord.select(Value(channel_id), previous + 1, *map(Value, values)).where(
+        PollRecord.channel == channel_id
+    )
+    return PollRecord.insert_from(row, FIELDS).on_conflict_ignore().returning(PollRecord.seq)
+
+
+def _record_params(params: list) -> list:
+    """`_record`'s parameters in SQL order: the COALESCE's 0 and the + 1 come second."""
+    return [params[0], 0, 1, *params[1:], params[0]]
 
 
 def prune(channel_id: int, seq: int) -> int:

@@ -12,7 +12,7 @@ from peewee import JOIN, DatabaseError, chunked
 from . import kinds
 from .decide import Gate, Upcoming
 from .models import UNAVAILABLE, Channel, Host, Subscription, Video, db
-from .sql import compiled
+from .sql import compiled, model_rows
 
 
 def load(channel_id: int) -> Channel | None:
@@ -22,7 +22,7 @@ def load(channel_id: int) -> Channel | None:
     `host_*` attributes, see `host_of`): a poll asks its host for free.
     """
     sql = compiled("load", lambda: _with_host().where(Channel.id == channel_id), [channel_id])
-    rows = list(Channel.raw(sql, channel_id))
+    rows = model_rows(Channel, sql, [channel_id])
     return rows[0] if rows else None
 
 
@@ -96,7 +96,7 @@ def begin_attempt(channel_id: int) -> Channel | None:
         ),
         [1, channel_id],
     )
-    rows = list(Channel.raw(sql, 1, channel_id))
+    rows = model_rows(Channel, sql, [1, channel_id])
     return rows[0] if rows else None
 
 

@@ -57,8 +57,8 @@ def js_runtime_args() -> list[str]:
     return ["--js-runtimes", f"deno:{deno}"] if deno.is_file() else []
 
 
-# Linux: yt-dlp gets SIGKILL when the worker that started it dies. It runs in a session of its
-# own (so killpg takes its ffmpeg too), which a SIGKILL of the worker's group does not reach:
+# Linux: yt-dlp gets SIGKILL when the worker that started it dies. It runs in a process group of
+# its own (so killpg takes its ffmpeg too), which a SIGKILL of the worker's group does not reach:
 # without this it would go on writing the file beside the retry that replaces it.
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -125,13 +125,15 @@ def run(
         PermanentError: yt-dlp said the URL is gone, unsupported or malformed.
     """
     cmd = [sys.executable, "-m", "yt_dlp", *command_args(args)]
-    # A new session makes yt-dlp the leader of its own process group, so killpg also takes
-    # the ffmpeg it may have started.
+    # A process group of its own, so killpg also takes the ffmpeg it may have started. Not a
+    # session of its own: with autogroup scheduling (Linux's default on desktops and many
+    # servers) each session is a CPU group of its own, weighed equally with the worker's,
+    # and a niced yt-dlp there took its full share from the polls all the same.
     # UTF-8 both ways whatever the locale: titles and paths are not ASCII.
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         encoding="utf-8", errors="replace", env={**os.environ, "PYTHONUTF8": "1"},
-        start_new_session=True, preexec_fn=_child_setup(nice),
+        process_group=0, preexec_fn=_child_setup(nice),
     )  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -180,7 +182,7 @@ def _log_warnings(stderr: str, label: str) -> None:
 
 
 def kill_group(proc: subprocess.Popen[Any]) -> None:
-    """Kill yt-dlp's whole process group (it leads its own session) and reap it."""
+    """Kill yt-dlp's whole process group (it leads its own) and reap it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:

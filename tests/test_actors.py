@@ -91,3 +91,16 @@ def test_a_booting_worker_takes_its_time_limits_from_the_settings(settings, stub
     assert poll_limit == (settings.rss_timeout + settings.ytdlp_timeout + wait + 60) * 1000
     assert poll_limit == 160_000
     assert download_limit == (settings.download_timeout + wait + 60) * 1000
+
+
+def test_the_tick_poll_all_sends_without_the_actors_is_the_tick_actors_own(stub_broker) -> None:
+    from poller import actors
+    from poller.broker import tick_message
+
+    def fields(message):
+        return (message.queue_name, message.actor_name, message.args, message.kwargs)
+
+    for due_only in (True, False):
+        built, own = tick_message(due_only=due_only), actors.tick.message(due_only=due_only)
+        assert fields(built) == fields(own)
+        assert built.options == own.options == {}

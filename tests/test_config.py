@@ -131,3 +131,15 @@ def test_an_api_bind_is_host_and_port(bind: str) -> None:
 
 def test_an_ipv6_api_bind_is_split_without_its_brackets() -> None:
     assert config.split_host_port("[::1]:8080") == ("::1", 8080)
+
+
+def test_a_sqlite_url_may_set_the_busy_timeout(tmp_path) -> None:
+    previous = db.obj
+    try:
+        default = database.open_database(f"sqlite:///{tmp_path}/a.db")
+        assert default.timeout == database.SQLITE_BUSY_TIMEOUT_S
+        short = database.open_database(f"sqlite:///{tmp_path}/b.db?timeout=3")
+        assert short.timeout == 3 and short.database == f"{tmp_path}/b.db"
+        assert database.sqlite_file(f"sqlite:///{tmp_path}/b.db?timeout=3") == f"{tmp_path}/b.db"
+    finally:
+        db.initialize(previous)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from dramatiq import Message
 
-from poller import direct, downloads, models, ytdlp
+from poller import config, direct, download_slots, downloads, models, ytdlp
 from poller.config import Settings
 from poller.errors import NotYetAvailable, PermanentError, TransientError, Unavailable
 from poller.models import COMPLETE, DOWNLOADING, FAILED, NOT_WANTED, PENDING, Channel, Video
@@ -62,6 +65,29 @@ def test_only_a_pending_video_is_downloaded(video: Video, settings: Settings, mo
     stored = Video.get_by_id(video.id)
     assert stored.download_path == str(settings.media_dir / "ep-1.mp3")
     assert stored.download_attempts == 1
+
+
+def test_a_download_past_the_process_limit_goes_back_to_the_queue(
+    video: Video, settings: Settings, stub_broker, monkeypatch
+) -> None:
+    from poller import actors
+
+    config.override(dataclasses.replace(settings, downloads_per_process=1))
+    ran: list[str] = []
+    monkeypatch.setattr(ytdlp, "download", lambda url, *a, **k: ran.append(url) or url)
+    hour_ago = time.time() - 3600
+    downloads.request(video.id, hour_ago)
+    with download_slots.SLOTS.take(1):  # another download holds the one slot
+        actors.download_video(video.id)
+    # Not started, no attempt spent, its thread free at once: sent again in 5-15 s.
+    assert ran == [] and status(video) == PENDING
+    stored = Video.get_by_id(video.id)
+    assert stored.download_attempts == 0 and stored.updated_at > hour_ago  # not swept as lost
+    (sent,) = list(stub_broker.queues["downloads.DQ"].queue)
+    eta = Message.decode(sent).options["eta"] / 1000
+    assert time.time() + 4 < eta < time.time() + 16
+    actors.download_video(video.id)  # the slot is free again
+    assert ran == [video.url] and status(video) == COMPLETE
 
 
 @pytest.mark.parametrize(
@@ -245,12 +271,14 @@ def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: 
         media_dir=tmp_path, allow_private_networks=True, download_nice=7, download_timeout=10
     )
     seen: list[int] = []
+    sessions: set[int] = set()
 
     def niceness() -> bool:
         for entry in Path("/proc").iterdir():
             try:
                 if entry.name.isdigit() and url.encode() in (entry / "cmdline").read_bytes():
                     seen.append(os.getpriority(os.PRIO_PROCESS, int(entry.name)))
+                    sessions.add(os.getsid(int(entry.name)))
             except OSError:
                 continue  # it ended while we looked
         return bool(seen)
@@ -261,6 +289,9 @@ def test_a_download_runs_at_a_lower_cpu_priority(video: Video, feeds, tmp_path: 
         assert done.result(timeout=30).status == PENDING  # the stall timed out: retried
 
     assert set(seen) == {os.getpriority(os.PRIO_PROCESS, 0) + 7}
+    # The worker's session: with autogroup scheduling, a session of its own would be a CPU
+    # group weighed like the worker's, and the niceness would count for nothing against it.
+    assert sessions == {os.getsid(0)}
 
 
 def test_only_a_members_only_video_is_downloaded_with_the_cookies(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
+import dramatiq
 import pytest
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.errors import BrokerError
 
 from poller import enqueue, host_store
@@ -44,6 +48,7 @@ def make_due(count: int) -> list[int]:
     return [c.id for c in Channel.select(Channel.id).order_by(Channel.id)]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_every_due_channel_gets_one_message_across_batches(monkeypatch) -> None:
     monkeypatch.setattr(enqueue, "BATCH", 2)
     ids = make_due(5)
@@ -165,3 +170,63 @@ def test_a_due_time_waits_for_a_later_host_slot() -> None:
     assert enqueue.enqueue_polls(actor, NOW, Settings(host_rate=1.0)) == 3
     delays = sorted(actor.options[c]["delay"] for c in ids)
     assert delays == [1000, 1000, 2000]  # slots at 0, 1, 2 s; none before its due time
+
+
+def test_the_next_batch_is_claimed_while_the_last_is_sent(monkeypatch) -> None:
+    monkeypatch.setattr(enqueue, "BATCH", 2)
+    ids = make_due(5)
+    second_claim = threading.Event()
+    real_claim = enqueue.claim_with_hosts
+    claims = 0
+
+    def counted_claim(*args, **kwargs):
+        nonlocal claims
+        claims += 1
+        if claims == 2:
+            second_claim.set()
+        return real_claim(*args, **kwargs)
+
+    class Overlapping(Actor):
+        def send(self, channel_id: int) -> None:
+            # The first batch's send waits for the second claim: it never comes
+            # if the claim waited for the send.
+            assert second_claim.wait(10), "the next batch was not claimed during the send"
+            super().send(channel_id)
+
+    monkeypatch.setattr(enqueue, "claim_with_hosts", counted_claim)
+    actor = Overlapping()
+    assert enqueue.enqueue_polls(actor, NOW, SETTINGS) == 5
+    assert sorted(actor.sent) == ids
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_refusal_mid_tick_releases_its_batch_and_the_one_claimed_beside_it(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(enqueue, "BATCH", 2)
+    ids = make_due(9)
+    actor = Actor(refuse_after=3)  # the second batch's second message is refused
+    with pytest.raises(BrokerError):
+        enqueue.enqueue_polls(actor, NOW, SETTINGS)
+    claimed = {c.id for c in Channel.select().where(Channel.claimed_until > NOW)}
+    assert claimed == set(actor.sent) and len(claimed) == 3  # the third batch was freed too
+    again = Actor()
+    assert enqueue.enqueue_polls(again, NOW, SETTINGS) == 6
+    assert sorted(actor.sent + again.sent) == ids
+
+
+@pytest.mark.rabbitmq
+def test_a_tick_of_many_batches_leaves_no_connection_open(monkeypatch, rabbitmq_vhost) -> None:
+    monkeypatch.setattr(enqueue, "BATCH", 10)
+    make_due(35)
+    broker = RabbitmqBroker(url=rabbitmq_vhost.url)
+    actor = dramatiq.actor(lambda channel_id: None, actor_name="poll_test", broker=broker)
+    try:
+        broker.declare_queue("default")
+        assert enqueue.enqueue_polls(actor, NOW, SETTINGS) == 35
+        # Every batch went from the sending thread, whose connection closed with it.
+        assert not broker.connections
+        assert rabbitmq_vhost.queues()["default"][0] == 35
+    finally:
+        broker.channel.queue_delete("default")
+        broker.close()

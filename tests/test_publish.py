@@ -6,6 +6,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from pika.adapters.utils.io_services_utils import _AsyncTransportBase
 
 from poller.publish import one_write
 
@@ -15,13 +16,19 @@ QUEUE = "publish_test"
 
 
 def message(n: int) -> dramatiq.Message:
-    return dramatiq.Message(
-        queue_name=QUEUE, actor_name="noop", args=(n,), kwargs={}, options={}
-    )
+    return dramatiq.Message(queue_name=QUEUE, actor_name="noop", args=(n,), kwargs={}, options={})
 
 
-def test_a_batch_arrives_whole_with_its_delays(rabbitmq_vhost) -> None:
+def test_a_batch_arrives_whole_with_its_delays(rabbitmq_vhost, monkeypatch) -> None:
     broker = RabbitmqBroker(url=rabbitmq_vhost.url)
+    writes: list[int] = []
+    send = _AsyncTransportBase._sigint_safe_send
+
+    def counted(sock, data):
+        writes.append(len(data))
+        return send(sock, data)
+
+    monkeypatch.setattr(_AsyncTransportBase, "_sigint_safe_send", staticmethod(counted))
     try:
         broker.declare_queue(QUEUE)
         with one_write(broker) as batched:
@@ -31,6 +38,8 @@ def test_a_batch_arrives_whole_with_its_delays(rabbitmq_vhost) -> None:
             assert broker.channel.connection._impl._get_write_buffer_size() > 0
         assert batched
         assert broker.channel.connection._impl._get_write_buffer_size() == 0
+        # 600 messages are 1,800 frames, written in a few large writes, not one each.
+        assert sum(writes) > 600 * 100 and len(writes) < 20
         broker.enqueue(message(600))  # the channel sends as before after the block
         broker.channel.connection.process_data_events(time_limit=0.5)
         queues = rabbitmq_vhost.queues()

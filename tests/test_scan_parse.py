@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from xml.etree.ElementTree import Element
 
 import pytest
 
@@ -113,3 +115,40 @@ def test_hostile_titles_are_cleaned_and_capped() -> None:
     assert len(entry.title) == 500
     assert "\x00" not in entry.title and "\x07" not in entry.title
     assert clean_text("a\n\tb  c") == "a b c"
+
+
+@pytest.mark.parametrize(
+    ("body", "fast"),
+    [
+        (b'<?xml version="1.0" encoding="UTF-8"?><feed/>', True),
+        (b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n<rss/>", True),
+        (b"<rss/>", True),
+        (b'<?xml version="1.0"?><!DOCTYPE rss><rss/>', False),
+        (b"<rss><!-- a comment --></rss>", False),
+        (b"<rss><![CDATA[x]]></rss>", False),
+        (b'<?xml version="1.0" encoding="ISO-8859-1"?><rss/>', False),
+        (b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><rss/>', False),
+        ('<?xml version="1.0" encoding="UTF-16"?><rss/>'.encode("utf-16"), False),
+    ],
+    ids=["utf-8", "bom", "bare", "doctype", "comment", "cdata", "latin-1", "pi", "utf-16"],
+)
+def test_only_a_body_that_can_declare_nothing_skips_defusedxml(
+    monkeypatch: pytest.MonkeyPatch, body: bytes, fast: bool
+) -> None:
+    from poller import scan
+
+    used = []
+    monkeypatch.setattr(scan, "fast_fromstring", lambda b: used.append("c") or Element("x"))
+    monkeypatch.setattr(scan, "fromstring", lambda b, **kw: used.append("defused") or Element("x"))
+    scan_ids(body)
+    assert used == (["c"] if fast else ["defused"])
+
+
+def test_the_c_parser_scans_a_real_youtube_feed_as_defusedxml_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from poller import scan
+
+    fast = scan_ids(YOUTUBE)
+    monkeypatch.setattr(scan, "_PLAIN_START", re.compile(b"(?!)"))  # never the C parser
+    assert fast == scan_ids(YOUTUBE) and fast is not None and len(fast) == 15

@@ -46,6 +46,9 @@ def old_database(database_url: str) -> str:
             db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
         for statement in OLD_ROWS:
             db.execute_sql(statement.replace("%s", false))
+        # The due index as it was, before (next_poll_at, id) replaced it.
+        db.execute_sql("DROP INDEX channel_next_poll_at_id")
+        db.execute_sql("CREATE INDEX channel_next_poll_at ON channel (next_poll_at)")
     return database_url
 
 
@@ -78,6 +81,8 @@ def test_db_init_upgrades_an_old_database(old_database: str, tmp_path: Path) -> 
         row = db.execute_sql("SELECT media_type, available_at FROM video").fetchone()
         assert tuple(row) == ("video", None)
         assert all(db.table_exists(table) for table in NEW_TABLES)
+        indexes = {index.name for index in db.get_indexes("channel")}
+        assert "channel_next_poll_at_id" in indexes and "channel_next_poll_at" not in indexes
 
     again = _db_init(old_database, tmp_path)
     assert again.returncode == 0, again.stderr

@@ -10,8 +10,13 @@ pyenv version. Without one the scenario says so and is skipped.
 Both systems poll the same channels on the same feed server process in each
 round; between rounds a share of the feeds gains an upload, so each sees the
 same changes. Two paths: validators on (most answers 304) and off (every
-answer a 200). CPU per poll counts tubepoller's worker processes and
-RabbitMQ, and reader's one process.
+answer a 200). tubepoller's round is what its user runs: from the start of
+`tubepoller poll --all` (which sends a tick message) until every channel is
+polled, by `dramatiq poller.actors --queues poll tick` workers that run the
+tick and the polls. Its CPU per poll counts that command's process, the
+worker processes and RabbitMQ (the whole broker: on a machine it shares, the
+others' traffic counts too; its idle rate before the round is in the JSON);
+reader's counts its one process, from `update_feeds` to its end.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ import json
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support import procs
 from tests.support.synthetic import channel_id
 
 from .channels import populate
@@ -34,6 +42,8 @@ from .world import World, open_world
 
 PEER_REQUIREMENT = "reader>=3.26"
 DRIVER = Path(__file__).with_name("peer_reader.py")
+# The poll workers as the README runs them: the tick's queue beside the polls'.
+WORKER_QUEUES = ("poll", "tick")
 
 
 def find_peer_python() -> str | None:
@@ -61,9 +71,10 @@ def peer_venv(python: str) -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     home = cache / "tubepoller-bench" / f"reader-py{version}"
     venv_python = home / "bin" / "python"
-    ready = venv_python.exists() and not subprocess.run(
-        [venv_python, "-c", "import reader"], capture_output=True
-    ).returncode
+    ready = (
+        venv_python.exists()
+        and not subprocess.run([venv_python, "-c", "import reader"], capture_output=True).returncode
+    )
     if not ready:
         log(f"peers: making {home} with {PEER_REQUIREMENT}")
         subprocess.run([python, "-m", "venv", "--clear", str(home)], check=True)
@@ -120,10 +131,63 @@ class Peer:
         self.process.wait(30)
 
 
+def cli_poll_all(world: World, ids: Sequence[int] | None) -> tuple[int, float]:
+    """Run `tubepoller poll --all` as its user does; return the polls due and its CPU seconds."""
+    command = [str(procs.TUBEPOLLER), "poll", "--all"]
+    process = subprocess.Popen(
+        command, cwd=procs.ROOT, env=world.child_env(), stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise RuntimeError(f"tubepoller poll --all exited with {process.returncode}")
+    return (world.channels if ids is None else len(ids)), usage.ru_utime + usage.ru_stime
+
+
+def read_tally(tally: Path | None, pids: list[int]) -> dict[str, float]:
+    """CPU seconds of each part so far (`tally`), summed over the worker processes."""
+    summed: dict[str, float] = {}
+    if tally is None:
+        return summed
+    for pid in pids:
+        try:
+            totals = json.loads((tally / f"{pid}.json").read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        for name, seconds in totals.items():
+            summed[name] = summed.get(name, 0.0) + seconds
+    return summed
+
+
+def _parts_ms(before: dict, after: dict, polled: dict[str, float]) -> dict[str, float]:
+    """CPU per poll of each tallied part, and of the worker processes' rest, in ms."""
+    polls = max(1, polled["polls"])
+    parts = {k: 1000 * (v - before.get(k, 0.0)) / polls for k, v in after.items()}
+    workers = 1000 * polled["worker_cpu"] * polled["seconds"] / polls
+    parts["dramatiq and pika: consumer threads, the rest"] = workers - sum(parts.values())
+    return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
+def broker_idle(seconds: float = 1.0) -> float:
+    """RabbitMQ's CPU rate (cores) while this scenario sends it nothing."""
+    rabbit = procs.broker_pid()
+    if rabbit is None:
+        return 0.0
+    before = procs.cpu_seconds(rabbit)
+    time.sleep(seconds)
+    return (procs.cpu_seconds(rabbit) - before) / seconds
+
+
 def _tubepoller_cpu_ms(polled: dict[str, float]) -> float:
-    """CPU per poll of the worker processes and RabbitMQ, in ms."""
-    cpu = (polled["worker_cpu"] + polled["broker_cpu"]) * polled["seconds"]
-    return 1000 * cpu / max(1, polled["polls"])
+    """CPU per poll of `tubepoller poll --all`, the worker processes and RabbitMQ, in ms."""
+    cores = polled["start_cpu"] + polled["worker_cpu"] + polled["broker_cpu"]
+    return 1000 * cores * polled["seconds"] / max(1, polled["polls"])
+
+
+def _split_ms(polled: dict[str, float]) -> dict[str, float]:
+    """The CPU per poll of each part, in ms."""
+    per_poll = 1000 * polled["seconds"] / max(1, polled["polls"])
+    return {part: per_poll * polled[f"{part}_cpu"] for part in ("start", "worker", "broker")}
 
 
 def _path_metrics(name: str, ours: dict[str, float], peer: dict[str, float]) -> list[dict]:
@@ -135,6 +199,11 @@ def _path_metrics(name: str, ours: dict[str, float], peer: dict[str, float]) -> 
         metric(f"{name}: reader polls/s", peer["rate"], "/s"),
         metric(f"{name}: tubepoller / reader", rate_ratio, "x", ">= 3x", rate_ratio >= 3),
         metric(f"{name}: tubepoller CPU per poll", ours_cpu, "ms"),
+        metric(
+            f"{name}: of which command / workers / RabbitMQ",
+            " / ".join(f"{v:.2f}" for v in _split_ms(ours).values()),
+            "ms",
+        ),
         metric(f"{name}: reader CPU per poll", peer["cpu_ms"], "ms"),
         metric(f"{name}: CPU tubepoller / reader", cpu_ratio, "x", "<= 0.5x", cpu_ratio <= 0.5),
     ]
@@ -156,19 +225,33 @@ def scenario_peers(args: argparse.Namespace, s: dict[str, Any]) -> dict[str, Any
         try:
             log(f"peers: reader's first round over {n} feeds (stores every entry)")
             peer.round()
-            world.start_workers(s["processes"], s["threads"])
+            tally = Path(args.profile) / "tally" if args.profile else None
+            if tally is not None:  # the workers time each part (tests/bench/tally.py)
+                tally.mkdir(parents=True, exist_ok=True)
+                os.environ["TUBEPOLLER_BENCH_TALLY_DIR"] = str(tally)
+            workers = world.start_workers(s["processes"], s["threads"], WORKER_QUEUES)
             metrics: list[dict] = []
             values: dict[str, Any] = {"peer_python": python}
             for name, validators in (("304 path", 1), ("200 path", 0)):
                 world.feeds.control("set", validators=validators)
-                poll_round(world, ids)  # stores (or forgets) the validators, warms up
+                # Stores (or forgets) the validators, warms up.
+                poll_round(world, ids, start=cli_poll_all)
                 peer.round()
                 world.feeds.control("upload", share=s["change_share"])
                 log(f"peers: {name}, {n} channels, {s['change_share']:.0%} with a new video")
-                ours = poll_round(world, ids, profile=f"peers-{validators}")
+                idle = broker_idle()
+                before = read_tally(tally, workers.pids())
+                ours = poll_round(world, ids, profile=f"peers-{validators}", start=cli_poll_all)
+                time.sleep(0.5 if tally else 0)  # the workers' last totals reach their files
+                parts = _parts_ms(before, read_tally(tally, workers.pids()), ours)
                 theirs = peer.round()
                 metrics += _path_metrics(name, ours, theirs)
-                values[name] = {"tubepoller": ours, "reader": theirs}
+                values[name] = {"tubepoller": {**ours, "broker_idle": idle}, "reader": theirs}
+                if tally is not None:
+                    values[name]["parts_ms"] = parts
+                    log(f"peers: {name}, CPU per poll by part (ms):")
+                    for part, ms in parts.items():
+                        log(f"  {ms:6.3f}  {part}")
         finally:
             peer.close()
         return {"scenario": "peers", "metrics": metrics, "values": values}

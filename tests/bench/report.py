@@ -12,7 +12,7 @@ def log(message: str) -> None:
 
 
 def metric(
-    name: str, value: float, unit: str = "", target: str = "", ok: bool | None = None
+    name: str, value: float | str, unit: str = "", target: str = "", ok: bool | None = None
 ) -> dict[str, Any]:
     """Return one row of a scenario's result: a measure and its target."""
     return {"name": name, "value": value, "unit": unit, "target": target, "ok": ok}

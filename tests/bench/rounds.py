@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.support import procs
@@ -33,8 +33,13 @@ def poll_round(
     timeout: float = 600,
     interval: float = 0.05,
     profile: str = "",
+    start: Callable[[World, Sequence[int] | None], tuple[int, float]] | None = None,
 ) -> dict[str, float]:
     """Make channels due, fan them out with the real tick, wait for every poll.
+
+    `start` replaces the tick run here: it starts the round and returns the
+    polls to wait for and the CPU seconds it spent outside the workers (a
+    command's process), which count as the round's.
 
     Returns the elapsed seconds, polls, failures, polls/s and the CPU
     seconds the feed server, the workers and (PostgreSQL) the server
@@ -49,7 +54,7 @@ def poll_round(
     database_cpu = world.database_cpu()
     since = time.time()
     started = time.perf_counter()
-    sent = tick(world, ids)
+    sent, start_cpu = start(world, ids) if start else (tick(world, ids), 0.0)
     deadline = started + timeout
     polled = failed = 0
     while True:
@@ -80,6 +85,7 @@ def poll_round(
         # A backend that started during the round counts from 0.
         "database_cpu": sum(cpu - database_cpu.get(pid, 0.0) for pid, cpu in database_after.items())
         / elapsed,
+        "start_cpu": start_cpu / elapsed,
     }
 
 

@@ -36,6 +36,7 @@ SCENARIOS = (
     "peers",
     "freshness",
     "catalog",
+    "downloads",
 )
 
 # name: (default, --quick, help)
@@ -56,6 +57,10 @@ SIZES: dict[str, tuple[Any, Any, str]] = {
     "slow_seconds": (10.0, 1.0, "how long a slow channel's feed takes (fairness)"),
     "processes": (2, 1, "worker processes (RabbitMQ)"),
     "threads": (16, 4, "threads per worker process (a poll mostly waits: more than cores)"),
+    "download_channels": (600, 60, "channels per round (downloads)"),
+    "download_share": (0.02, 0.03, "share of feeds that gain a video each round (downloads)"),
+    "media_kb": (300, 100, "size of each downloaded media file, KB (downloads)"),
+    "download_pairs": (3, 1, "rounds with downloads, each followed by one without (downloads)"),
     "freshness_channels": (1000, 200, "simulated channels on one host (freshness)"),
     "freshness_days": (14.0, 3.0, "simulated days (freshness)"),
     "push_share": (0.9, 0.9, "share of uploads a push announces (freshness)"),

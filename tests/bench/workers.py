@@ -19,10 +19,12 @@ class Workers:
     Args:
         processes: worker processes (RabbitMQ only).
         threads: threads per process.
+        queues: the queues they consume (the poll and no-op queues by default).
         broker: the in-process broker an in-process Worker takes messages
             from (the embedded mode; used when `env` is None).
         env: the environment of `dramatiq` processes on RabbitMQ.
         log_dir: where those processes log.
+        queues: the queues they consume.
     """
 
     def __init__(
@@ -33,22 +35,23 @@ class Workers:
         broker: Any = None,
         env: Mapping[str, str] | None = None,
         log_dir: Path | None = None,
+        queues: tuple[str, ...] = QUEUES,
     ) -> None:
         self.process: procs.Worker | None = None
         self.worker: Any = None
         if env is None:
             from dramatiq import Worker
 
-            self.worker = Worker(broker, queues=set(QUEUES), worker_threads=threads)
+            self.worker = Worker(broker, queues=set(queues), worker_threads=threads)
             self.worker.start()
             return
         assert log_dir is not None
         self.process = procs.start_worker(
             "bench",
-            QUEUES,
+            queues,
             env=env,
             log=log_dir / f"workers-{time.monotonic_ns()}.log",
-            modules=("poller.actors", "tests.bench.noop"),
+            modules=("poller.actors", "tests.bench.noop", "tests.bench.tally"),
             processes=processes,
             threads=threads,
         )

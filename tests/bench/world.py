@@ -33,7 +33,7 @@ from tests.support import pgschema
 
 from .feedprocess import FeedProcess
 from .report import log
-from .workers import Workers
+from .workers import QUEUES, Workers
 
 if TYPE_CHECKING:
     from .rabbit import Rabbit
@@ -173,13 +173,17 @@ class World:
 
     # workers -------------------------------------------------------------------
 
-    def start_workers(self, processes: int, threads: int) -> Workers:
-        """Replace the running workers (if any) with fresh ones."""
+    def start_workers(
+        self, processes: int, threads: int, queues: tuple[str, ...] = QUEUES
+    ) -> Workers:
+        """Replace the running workers (if any) with fresh ones consuming `queues`."""
         self.stop_workers()
         if self.rabbit is None:
-            self.workers = Workers(processes, threads, broker=self.actors.broker)
+            self.workers = Workers(processes, threads, broker=self.actors.broker, queues=queues)
         else:
-            self.workers = Workers(processes, threads, env=self.child_env(), log_dir=self.tmp)
+            self.workers = Workers(
+                processes, threads, env=self.child_env(), log_dir=self.tmp, queues=queues
+            )
         return self.workers
 
     def stop_workers(self) -> None:

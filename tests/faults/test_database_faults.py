@@ -15,7 +15,6 @@ from typing import TypeVar
 import pytest
 from peewee import DatabaseError, InterfaceError, OperationalError
 
-from poller.database import SQLITE_BUSY_TIMEOUT_S
 from poller.models import db
 from tests.faults.conftest import assert_end_state, plain_feeds, polled
 from tests.support.cluster import Cluster
@@ -27,6 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.rabbitmq]
 
 T = TypeVar("T")
 CHANNELS = 200
+BUSY_TIMEOUT_S = 3  # the workers' SQLite busy timeout in the lock test
 
 
 def pg_cluster() -> str:
@@ -122,7 +122,9 @@ def test_sqlite_locked_by_another_writer_is_retried_not_lost(
     ids = list(channels)
     feeds.latency = 0.05
     started = time.time()
-    # Three worker processes of four threads each write to one SQLite file.
+    # Three worker processes of four threads each write to one SQLite file,
+    # waiting 3 s for its lock (the URL's busy timeout) instead of 30.
+    cluster.env["TUBEPOLLER_DATABASE_URL"] = f"{database_url}?timeout={BUSY_TIMEOUT_S}"
     workers = [cluster.start_worker("poll", "tick", processes=3, threads=4)]
     cluster.sender.send("tick", "tick")
     cluster.wait(lambda: polled(ids) >= 10, "polls under way")
@@ -132,7 +134,7 @@ def test_sqlite_locked_by_another_writer_is_retried_not_lost(
     blocker = sqlite3.connect(path, timeout=60, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     held = polled(ids)
-    time.sleep(SQLITE_BUSY_TIMEOUT_S + 1)
+    time.sleep(BUSY_TIMEOUT_S + 1)
     blocker.execute("ROLLBACK")
     blocker.close()
     assert held < CHANNELS

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 from peewee import chunked
 
-from poller.claim import claim
+from poller.claim import claim, claim_with_hosts
 from poller.models import Channel, db
 
 pytestmark = [
@@ -88,3 +88,24 @@ def test_the_claim_and_its_due_check_use_indexes_at_fleet_size() -> None:
     # No channel row is found by scanning; the host table (one row a host,
     # read for the paused ones) is small enough that a scan is the right plan.
     assert "Seq Scan on channel" not in plan, plan
+
+
+def test_each_batch_of_a_mass_tick_starts_where_the_last_ended() -> None:
+    # Every channel due at once (the scheduler was down, or a restore): the
+    # tick claims batch after batch; each starts after the last one's final
+    # row on the (next_poll_at, id) index instead of rescanning the claimed ones.
+    now = time.time()
+    fleet_of_channels(now)
+    Channel.update(next_poll_at=now - 60, claimed_until=0).execute()
+    db.execute_sql("ANALYZE channel")
+    first = claim_with_hosts(now, 900, limit=1000)
+    after = (first[-1][2], first[-1][0])
+    with statements() as seen:
+        second = claim_with_hosts(now, 900, limit=1000, after=after)
+    assert len(second) == 1000 and not {c for c, _, _ in first} & {c for c, _, _ in second}
+    (sql, params), *_ = [(s, p) for s, p in seen if s.lstrip().upper().startswith("UPDATE")]
+    plan = "\n".join(row[0] for row in db.execute_sql("EXPLAIN " + sql, params).fetchall())
+    print(plan)
+    assert "Index Scan using channel_next_poll_at_id" in plan, plan
+    assert "Index Cond: " in plan and "ROW(next_poll_at, id) >" in plan, plan
+    assert "Sort" not in plan and "Seq Scan on channel" not in plan, plan

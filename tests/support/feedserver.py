@@ -8,7 +8,8 @@ at it):
   when validators are on;
 - ``/channel/UC…/videos``: the whole catalog as an RSS 2.0 document, which
   yt-dlp's generic extractor lists as a playlist of ``/watch?v=ID`` links;
-- ``/watch?v=ID``: a few bytes of "video/mp4" that yt-dlp downloads;
+- ``/watch?v=ID``: a few KB of "video/mp4" that yt-dlp downloads (``set?media=BYTES``
+  makes it larger);
 - any path a test sets in `routes` (a canned `answers.Route`, `HANG`, or a
   function that writes its own answer), which wins over the paths above;
   ``set_raw`` serves a body at ``/raw/NAME``.
@@ -95,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(segments) == 3 and segments[0] == "channel" and segments[2] == "videos":
                 self._feed(self.server.by_id.get(segments[1]), catalog=True)
             elif parts.path == "/watch":
-                self._send(200, MEDIA, {"Content-Type": "video/mp4"})
+                self._send(200, self.server.media, {"Content-Type": "video/mp4"})
             elif parts.path == "/_bench/stats":
                 stats = json.dumps(self.server.stats()).encode()
                 self._send(200, stats, {"Content-Type": "application/json"})
@@ -125,6 +126,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(304, b"", headers)
                 return
         self._send(200, body, headers)
+
+
+def media_of(size: int) -> bytes:
+    """Return `size` bytes (at least MEDIA's) that start like an MP4 file."""
+    return (MEDIA * (size // len(MEDIA) + 1))[: max(size, len(MEDIA))]
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -172,6 +178,7 @@ class FeedServer(ThreadingHTTPServer):
         self.keep_alive = keep_alive
         self.recording = record
         self.served = 0
+        self.media = MEDIA  # the body of every /watch?v=ID
         self._upload_round = 0
         self.base = self.url("")
         self.by_id: dict[str, Channel] = {}
@@ -248,7 +255,8 @@ class FeedServer(ThreadingHTTPServer):
 
         - ``upload?share=0.02``: one new upload on that share of the channels,
           spread evenly and different ones each call; returns their numbers.
-        - ``set?latency=0.02&validators=0``: server-wide answer latency, 304s on/off.
+        - ``set?latency=0.02&validators=0&media=300000``: server-wide answer latency,
+          304s on/off, the size of the media file /watch serves.
         - ``delay?first=0&count=5&seconds=10``: per-channel extra delay.
         - ``raw?name=pod`` with the body: serve it at /raw/NAME.
         """
@@ -270,7 +278,13 @@ class FeedServer(ThreadingHTTPServer):
                 self.latency = float(query["latency"])
             if "validators" in query:
                 self.validators = query["validators"] not in ("0", "false", "off")
-            return {"latency": self.latency, "validators": self.validators}
+            if "media" in query:
+                self.media = media_of(int(query["media"]))
+            return {
+                "latency": self.latency,
+                "validators": self.validators,
+                "media": len(self.media),
+            }
         if command == "delay":
             first, count = int(query.get("first", "0")), int(query.get("count", "1"))
             seconds = float(query["seconds"])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from peewee import Database, OperationalError
 from playhouse.db_url import connect as connect_url
+from playhouse.db_url import parse as parse_url
+from playhouse.pool import PooledPostgresqlDatabase
 
 from .config import POSTGRES_SCHEMES, SQLITE_SCHEMES, database_scheme
 from .errors import ConfigError
@@ -21,13 +25,64 @@ from .models import TABLES, User, db
 SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal"}
 
+# A pooled connection handed back less than this long ago is handed out again
+# without a `SELECT 1` first; see `WarmPooledPostgresqlDatabase`.
+PING_AFTER_IDLE_S = 1.0
+
+
+def needs_ping(idle_s: float | None) -> bool:
+    """True when a pooled connection idle for `idle_s` seconds is checked first.
+
+    None: never handed back (or no record of it), so it is checked.
+    """
+    return idle_s is None or idle_s >= PING_AFTER_IDLE_S
+
+
+class WarmPooledPostgresqlDatabase(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool, without a round trip for a connection just handed back.
+
+    The pool checks every connection it hands out with a `SELECT 1`, under
+    the lock that every thread of the process takes to connect. A worker
+    thread hands its connection back after each message and takes one for
+    the next, so that check was one more round trip per poll, made one
+    thread at a time. A connection handed back a moment ago is open unless
+    the server went away meanwhile; then the message fails on its first
+    statement, is retried like any database error, and the pool drops the
+    broken connection when it comes back (its transaction status is unknown).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._returned_at: dict[int, float] = {}
+        self.prepares = True  # the shapes of poller/sql.py are prepared on the server
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn):
+        returned = self._returned_at.pop(self.conn_key(conn), None)
+        idle = None if returned is None else time.monotonic() - returned
+        if conn.closed:
+            return True
+        if needs_ping(idle):
+            return super()._is_closed(conn)
+        # Local checks only: the status a failed connection is left in.
+        return conn.get_transaction_status() != self._adapter.txn_idle
+
+    def _close(self, conn, close_conn=False):
+        with self._pool_lock:  # the one the pool hands connections out under
+            super()._close(conn, close_conn)
+            key = self.conn_key(conn)
+            if close_conn or conn.closed:  # not back in the pool
+                self._returned_at.pop(key, None)
+            else:
+                self._returned_at[key] = time.monotonic()
+
 
 def open_database(url: str, pool_size: int = 20) -> Database:
     """Bind the model proxy to the database at `url` and return it.
 
     Args:
         url: a peewee db_url, e.g. ``sqlite:///data/tubepoller.db`` or
-            ``postgresql://user@host/db``.
+            ``postgresql://user@host/db`` (``?prepare=false``: no server-side
+            prepared statements, for a pooler in transaction mode).
         pool_size: connections kept per process on PostgreSQL.
 
     Raises:
@@ -52,13 +107,14 @@ def open_database(url: str, pool_size: int = 20) -> Database:
             **options,
         )
     elif scheme in POSTGRES_SCHEMES:
-        rest = url.split("://", 1)[1]
-        base = scheme.replace("+pool", "")
-        database = connect_url(
-            f"{base}+pool://{rest}",
-            max_connections=pool_size,
-            stale_timeout=300,
+        params = parse_url(url)
+        if not params.get("database"):
+            raise ConfigError(f"database URL {url!r} names no database")
+        prepares = params.pop("prepare", True)  # ?prepare=false: see poller/sql.py
+        database = WarmPooledPostgresqlDatabase(
+            **params, max_connections=pool_size, stale_timeout=300
         )
+        database.prepares = prepares is not False
     else:
         raise ConfigError(f"unsupported database URL {url!r}")
     db.initialize(database)

@@ -42,14 +42,16 @@ def poll_round(
     command's process), which count as the round's.
 
     Returns the elapsed seconds, polls, failures, polls/s and the CPU
-    seconds the feed server and the workers used meanwhile.
+    seconds the feed server, the workers and (PostgreSQL) the server
+    processes serving the workers used meanwhile, per second.
     """
     make_due(ids)
     spies = _start_profilers(world, profile) if profile else []
     feed_cpu, worker_cpu = world.feeds.cpu(), world.workers.cpu() if world.workers else 0.0
     rabbit = procs.broker_pid() if world.rabbit else None
-    rabbit_cpu = procs.cpu_seconds(rabbit) if rabbit else 0.0
+    rabbit_cpu = _cpu(rabbit)
     busy, total = procs.machine_busy()
+    database_cpu = world.database_cpu()
     since = time.time()
     started = time.perf_counter()
     sent, start_cpu = start(world, ids) if start else (tick(world, ids), 0.0)
@@ -67,20 +69,32 @@ def poll_round(
         time.sleep(interval)
     elapsed = time.perf_counter() - started
     busy_after, total_after = procs.machine_busy()
+    database_after = world.database_cpu()
     for spy in spies:
         spy.send_signal(2)
         spy.wait(30)
     return {
         "machine_busy": (busy_after - busy) / max(1, total_after - total),
-        "broker_cpu": (procs.cpu_seconds(rabbit) - rabbit_cpu) / elapsed if rabbit else 0.0,
+        "broker_cpu": (_cpu(rabbit) - rabbit_cpu) / elapsed,
         "seconds": elapsed,
         "polls": polled + failed,
         "failed": failed,
         "rate": (polled + failed) / elapsed,
         "feed_cpu": (world.feeds.cpu() - feed_cpu) / elapsed,
         "worker_cpu": ((world.workers.cpu() if world.workers else 0.0) - worker_cpu) / elapsed,
+        # A backend that started during the round counts from 0.
+        "database_cpu": sum(cpu - database_cpu.get(pid, 0.0) for pid, cpu in database_after.items())
+        / elapsed,
         "start_cpu": start_cpu / elapsed,
     }
+
+
+def _cpu(pid: int | None) -> float:
+    """CPU seconds of `pid`; 0 when there is none, or it ended (a test's own broker)."""
+    try:
+        return procs.cpu_seconds(pid) if pid else 0.0
+    except OSError:
+        return 0.0
 
 
 def _start_profilers(world: World, name: str) -> list[subprocess.Popen]:

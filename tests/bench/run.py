@@ -32,6 +32,7 @@ SCENARIOS = (
     "memory",
     "scale",
     "fleet",
+    "databases",
     "peers",
     "freshness",
     "catalog",

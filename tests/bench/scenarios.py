@@ -17,6 +17,7 @@ from typing import Any
 
 from .catalog import scenario_catalog
 from .channels import claimed_count, finished_since, make_due, populate
+from .databases import scenario_databases
 from .downloads import scenario_downloads
 from .freshness import scenario_freshness
 from .peers import scenario_peers
@@ -254,6 +255,7 @@ RUNNERS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]
     "memory": scenario_memory,
     "scale": scenario_scale,
     "fleet": scenario_fleet,
+    "databases": scenario_databases,
     "peers": scenario_peers,
     "freshness": scenario_freshness,
     "catalog": scenario_catalog,

@@ -4,7 +4,9 @@ Everything here is created fresh for a scenario and removed after it:
 
 - the feed server runs in its own process (`feedprocess.FeedProcess`);
 - the database is a SQLite file in a temporary directory, or a fresh schema
-  in the PostgreSQL database named by ``--database-url``;
+  in the PostgreSQL database named by ``--database-url`` (the workers then
+  connect under an application name of their own, so a round can read the
+  CPU of the server processes that serve them: `database_cpu`);
 - the broker is RabbitMQ in a fresh vhost when TUBEPOLLER_BROKER_URL is set
   (workers are real ``dramatiq poller.actors`` processes), else the
   in-process StubBroker with an in-process Worker (the embedded mode).
@@ -22,6 +24,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -56,6 +59,9 @@ class World:
         self.uploads = uploads
         self._pg_admin: str | None = None
         self._schema: str | None = None
+        # PGAPPNAME of the worker processes (PostgreSQL only); `fleet` sets
+        # one for the whole scenario beforehand, and that one is kept.
+        self.worker_app = os.environ.get("PGAPPNAME") or f"tpbench-{uuid.uuid4().hex[:8]}-w"
         self.rabbit: Rabbit | None = None
         self.workers: Workers | None = None
         self.noop_socket: socket.socket | None = None
@@ -101,7 +107,39 @@ class World:
 
     def child_env(self) -> dict[str, str]:
         """The environment of a worker process: this one's plus the world's."""
-        return {**os.environ, **self.env(), **self._noop_address()}
+        app = {"PGAPPNAME": self.worker_app} if self._pg_admin else {}
+        return {**os.environ, **self.env(), **self._noop_address(), **app}
+
+    def database_cpu(self) -> dict[int, float]:
+        """CPU seconds so far of each PostgreSQL backend serving the worker processes.
+
+        Empty on SQLite, whose work is the workers' own CPU. PostgreSQL's is
+        spent in its server processes, read from /proc (the server is local).
+        """
+        if not self._pg_admin:
+            return {}
+        import psycopg2
+
+        from tests.support import procs
+
+        admin = self._pg_admin.replace("+pool", "")
+        connection = psycopg2.connect(admin, application_name="tpbench-sampler")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                    (self.worker_app,),
+                )
+                pids = [pid for (pid,) in cursor.fetchall()]
+        finally:
+            connection.close()
+        seconds = {}
+        for pid in pids:
+            try:
+                seconds[pid] = procs.cpu_seconds(pid)
+            except OSError:  # ended meanwhile
+                continue
+        return seconds
 
     def _configure(self) -> None:
         if "poller.actors" in sys.modules:

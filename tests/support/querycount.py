@@ -6,8 +6,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# Transaction control is not a query the poll chose to make.
-_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+# Transaction control is not a query the poll chose to make, nor is preparing
+# a statement on a connection for the first time (PostgreSQL, poller/sql.py).
+_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "PREPARE")
 
 
 @contextmanager

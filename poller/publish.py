@@ -41,11 +41,7 @@ def one_write(broker: Any) -> Iterator[bool]:
     if not isinstance(broker, RabbitmqBroker) or broker.confirm_delivery:
         yield False
         return
-    try:
-        channel = broker.channel  # connects, the first time
-    except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
-        del broker.connection
-        raise ConnectionClosed(exc) from None
+    channel = _open_channel(broker)
     flush = channel._flush_output
 
     def deferred(*waiters: Any) -> None:
@@ -63,6 +59,33 @@ def one_write(broker: Any) -> Iterator[bool]:
     except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
         del broker.connection  # as Dramatiq does: the next send opens a new one
         raise ConnectionClosed(exc) from None
+
+
+def _open_channel(broker: RabbitmqBroker) -> Any:
+    """Return this thread's channel, its connection alive, before anything is buffered on it.
+
+    A tick's connection may sit idle for hours (nothing due): pika answers
+    heartbeats only while it handles I/O, so an idle connection would be
+    closed by RabbitMQ, and the next batch written to it lost to a broken
+    pipe. Handling its pending I/O here answers the heartbeats on every
+    tick; a connection found closed is replaced once, as Dramatiq's own
+    send does, while the batch is still empty.
+    """
+    try:
+        return _live_channel(broker)
+    except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError):
+        del broker.connection
+    try:
+        return _live_channel(broker)
+    except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
+        del broker.connection
+        raise ConnectionClosed(exc) from None
+
+
+def _live_channel(broker: RabbitmqBroker) -> Any:
+    channel = broker.channel  # connects, the first time
+    channel.connection.process_data_events(time_limit=0)
+    return channel
 
 
 def _join_frames(connection: Any) -> None:

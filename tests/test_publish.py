@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import dramatiq
 import pytest
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -61,3 +63,21 @@ def test_other_brokers_send_as_they_publish() -> None:
     with one_write(confirming) as batched:  # each publish waits for its confirm: no batching
         pass
     assert not batched
+
+
+def test_a_connection_lost_while_idle_is_replaced_before_the_batch(rabbitmq_vhost) -> None:
+    broker = RabbitmqBroker(url=rabbitmq_vhost.url)
+    try:
+        broker.declare_queue(QUEUE)
+        broker.enqueue(message(0))
+        # The connection dies while nothing is sent, as one RabbitMQ closed for
+        # missed heartbeats: the socket reads end of file.
+        broker.connection._impl._transport._sock.shutdown(socket.SHUT_RDWR)
+        with one_write(broker) as batched:
+            for n in range(1, 11):
+                broker.enqueue(message(n))
+        assert batched
+        assert rabbitmq_vhost.queues()[QUEUE][0] == 11  # none lost to the dead connection
+    finally:
+        broker.channel.queue_delete(QUEUE)
+        broker.close()

@@ -19,8 +19,8 @@ import argparse
 import os
 from typing import Any
 
+from .child import run_child
 from .report import log, metric
-from .run import _run_child
 
 # (scenario, the round in its values, the row's label)
 ROUNDS = (
@@ -69,7 +69,7 @@ def scenario_databases(args: argparse.Namespace, s: dict[str, Any]) -> dict[str,
         order = [("sqlite", None), ("postgresql", database)]
         for name, url in order if number % 2 == 0 else order[::-1]:
             log(f"databases: {scenario} on {name}")
-            runs[f"{scenario}/{name}"] = _run_child(scenario, _child_args(args, url))
+            runs[f"{scenario}/{name}"] = run_child(scenario, _child_args(args, url))
     failed = [key for key, result in runs.items() if result.get("failed")]
     if failed:
         return {

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from peewee import Database, OperationalError
+from peewee import Database, OperationalError, PostgresqlDatabase
 from playhouse.db_url import connect as connect_url
 from playhouse.db_url import parse as parse_url
 from playhouse.pool import PooledPostgresqlDatabase
@@ -29,6 +29,13 @@ SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "synchronous": "norm
 # without a `SELECT 1` first; see `WarmPooledPostgresqlDatabase`.
 PING_AFTER_IDLE_S = 1.0
 
+# The server ends a session that sits this long inside a transaction. Ours
+# last milliseconds; one that waits longer lost its client (a host cut off
+# mid-commit, its packets dropped) and would hold its locks, the event-id
+# lock among them (`store.lock_event_ids`), until TCP gives up on it, hours
+# later: every other host's new videos would wait on it.
+IDLE_IN_TRANSACTION_MS = 5000
+
 
 def needs_ping(idle_s: float | None) -> bool:
     """True when a pooled connection idle for `idle_s` seconds is checked first.
@@ -38,7 +45,17 @@ def needs_ping(idle_s: float | None) -> bool:
     return idle_s is None or idle_s >= PING_AFTER_IDLE_S
 
 
-class WarmPooledPostgresqlDatabase(PooledPostgresqlDatabase):
+class _SessionSettings(PostgresqlDatabase):
+    """Each new PostgreSQL session is set up once, when the pool opens it."""
+
+    def _connect(self):
+        conn = super()._connect()  # autocommit: the setting holds for the session
+        with conn.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+        return conn
+
+
+class WarmPooledPostgresqlDatabase(PooledPostgresqlDatabase, _SessionSettings):
     """peewee's PostgreSQL pool, without a round trip for a connection just handed back.
 
     The pool checks every connection it hands out with a `SELECT 1`, under

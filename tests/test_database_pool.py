@@ -9,7 +9,7 @@ import psycopg2.extensions
 import pytest
 from peewee import SQL, DatabaseError, InterfaceError
 
-from poller import database, sql
+from poller import database, sql, store
 from poller.models import User, db
 
 
@@ -117,3 +117,29 @@ def test_a_shape_the_server_cannot_prepare_is_sent_as_sql(pings: list[str]) -> N
     text = sql.compiled(shape, lambda: User.select(SQL("%s IS NULL", [None])), [None])
     assert not text.startswith("EXECUTE")
     assert db.execute_sql(text, [None]).fetchall() == []  # no users; the SQL runs
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_session_gone_silent_in_a_transaction_frees_the_event_lock(
+    database_url: str, monkeypatch
+) -> None:
+    monkeypatch.setattr(database, "IDLE_IN_TRANSACTION_MS", 300)
+    db.obj.close_all()  # the sessions opened before the test had the default
+    holder, other = db.obj._connect(), db.obj._connect()  # two new sessions of the pool
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SHOW idle_in_transaction_session_timeout")
+            assert cursor.fetchone()[0] == "300ms"
+            # A poll's transaction took the event-id lock, then its client went
+            # silent (a host cut off mid-commit): it sends nothing more.
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (store.EVENT_IDS_LOCK,))
+        with other.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # without the server's timeout: an error
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (store.EVENT_IDS_LOCK,))
+            cursor.execute("COMMIT")
+    finally:
+        holder.close()
+        other.close()

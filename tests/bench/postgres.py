@@ -11,19 +11,15 @@ PGAPPNAME). Then one tick claims and enqueues 100,000 due channels.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.support.procs import ROOT
-
 from .channels import populate
+from .child import run_child
 from .report import log, metric
 from .rounds import poll_round
 from .world import World, open_world
@@ -93,14 +89,8 @@ def _fleet_tick(args: argparse.Namespace, count: int) -> dict[str, float]:
     A scenario's world is one per process (the actors bind at import), so
     the tick runs as the `fanout` scenario at this size, on this database.
     """
-    command = [sys.executable, "-m", "tests.bench", "fanout", "--json-only"]
-    command += ["--fanout-channels", str(count)]
-    if args.database_url:
-        command += ["--database-url", args.database_url]
     log(f"fleet: one tick over {count:,} due channels (the fanout scenario)")
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    result = json.loads(lines[-1])["results"][0] if lines else {"failed": True}
+    result = run_child("fanout", argparse.Namespace(**{**vars(args), "fanout_channels": count}))
     if result.get("failed"):
         raise RuntimeError(f"the fanout scenario failed: {result.get('note')}")
     return result["values"]
